@@ -1,0 +1,1 @@
+"""Training side: data, model, train, evaluate, export."""

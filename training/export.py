@@ -1,0 +1,227 @@
+"""Export a trained denoiser as a versioned SavedModel for TF Serving and the in-process backend.
+
+The serving signature takes encoded image bytes and returns PNG bytes of the same size, so every
+pre- and post-processing step (decode, padding, tiling, clipping, encode) lives in the graph and
+behaves the same in-process and behind TensorFlow Serving.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+import tensorflow as tf
+
+DEFAULT_BASE = Path(__file__).resolve().parents[1] / "serving" / "models" / "autoencoder"
+
+
+class PageCleaner(tf.Module):
+    """Wraps a Keras denoiser (float [B,H,W,1] in [0,1] -> same shape) with serving logic.
+
+    `multiple` is the size the network's pooling needs; `margin` is the mirrored context added on
+    every side (and around every tile) so that tiled and whole-page results agree; pages above
+    `max_single_pixels` are cleaned in `tile`x`tile` tiles, `tile_batch` at a time, which bounds
+    memory for very large scans.
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        *,
+        multiple: int,
+        margin: int = 32,
+        tile: int = 512,
+        tile_batch: int = 1,
+        max_single_pixels: int = 2_000_000,
+    ) -> None:
+        super().__init__(name="page_cleaner")
+        if tile % multiple or margin % multiple:
+            raise ValueError("tile and margin must be multiples of the network's multiple")
+        self.model = model
+        self.multiple = multiple
+        self.margin = margin
+        self.tile = tile
+        self.tile_batch = tile_batch
+        self.max_single_pixels = max_single_pixels
+
+    def _forward(self, x: tf.Tensor) -> tf.Tensor:
+        return tf.cast(self.model(x, training=False), tf.float32)
+
+    def _whole(self, x: tf.Tensor) -> tf.Tensor:
+        """One pass over a batch of equal-size pages: mirror-pad, run, crop."""
+        h, w = tf.shape(x)[1], tf.shape(x)[2]
+        m = self.margin
+        extra_h = _round_up(h + 2 * m, self.multiple) - (h + 2 * m)
+        extra_w = _round_up(w + 2 * m, self.multiple) - (w + 2 * m)
+        padded = pad_mirror(x, m, m + extra_h, m, m + extra_w)
+        y = self._forward(padded)
+        return y[:, m : m + h, m : m + w, :]
+
+    def _tiled(self, x: tf.Tensor) -> tf.Tensor:
+        """Cleans one page [1,H,W,1] tile by tile; each tile sees `margin` pixels of context."""
+        h, w = tf.shape(x)[1], tf.shape(x)[2]
+        t, m, b = self.tile, self.margin, self.tile_batch
+        nh = (h + t - 1) // t
+        nw = (w + t - 1) // t
+        padded = pad_mirror(x, m, m + nh * t - h, m, m + nw * t - w)
+        side = t + 2 * m
+        tiles = tf.image.extract_patches(
+            padded, sizes=[1, side, side, 1], strides=[1, t, t, 1], rates=[1, 1, 1, 1],
+            padding="VALID",
+        )
+        n = nh * nw
+        tiles = tf.reshape(tiles, [n, side, side, 1])
+        groups = (n + b - 1) // b
+        tiles = tf.pad(tiles, [[0, groups * b - n], [0, 0], [0, 0], [0, 0]])
+        tiles = tf.reshape(tiles, [groups, b, side, side, 1])
+        cleaned = tf.map_fn(
+            lambda group: self._forward(group)[:, m : m + t, m : m + t, :],
+            tiles,
+            fn_output_signature=tf.TensorSpec([None, None, None, 1], tf.float32),
+            parallel_iterations=1,
+        )
+        cleaned = tf.reshape(cleaned, [groups * b, t, t])[:n]
+        grid = tf.reshape(cleaned, [nh, nw, t, t])
+        page = tf.reshape(tf.transpose(grid, [0, 2, 1, 3]), [1, nh * t, nw * t, 1])
+        return page[:, :h, :w, :]
+
+    def clean_float(self, page: tf.Tensor) -> tf.Tensor:
+        """Cleans one page [1,H,W,1]; large pages go through tiles."""
+        pixels = tf.shape(page)[1] * tf.shape(page)[2]
+        return tf.cond(
+            pixels <= self.max_single_pixels,
+            lambda: self._whole(page),
+            lambda: self._tiled(page),
+        )
+
+    def _clean_encoded(self, image: tf.Tensor) -> tf.Tensor:
+        pixels = tf.io.decode_image(image, channels=1, dtype=tf.uint8, expand_animations=False)
+        x = tf.cast(pixels, tf.float32)[tf.newaxis] / 255.0
+        y = self.clean_float(x)[0]
+        return tf.io.encode_png(to_uint8(y))
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="image_bytes")])
+    def serve(self, image_bytes: tf.Tensor) -> dict[str, tf.Tensor]:
+        clean = tf.map_fn(
+            self._clean_encoded,
+            image_bytes,
+            fn_output_signature=tf.TensorSpec([], tf.string),
+            parallel_iterations=1,
+        )
+        return {"clean_png_bytes": clean}
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None, None, 1], tf.float32, name="images")])
+    def denoise(self, images: tf.Tensor) -> dict[str, tf.Tensor]:
+        return {"clean": tf.clip_by_value(self._whole(images), 0.0, 1.0)}
+
+
+def _round_up(n: tf.Tensor, k: int) -> tf.Tensor:
+    return (n + k - 1) // k * k
+
+
+def to_uint8(y: tf.Tensor) -> tf.Tensor:
+    return tf.cast(tf.round(tf.clip_by_value(y, 0.0, 1.0) * 255.0), tf.uint8)
+
+
+def pad_mirror(x: tf.Tensor, top, bottom, left, right) -> tf.Tensor:
+    """Mirror padding of any amount: SYMMETRIC mode repeated, since one pass pads at most the
+    current size (pages can be 1 pixel wide)."""
+    x = _pad_axis(x, top, bottom, axis=1)
+    return _pad_axis(x, left, right, axis=2)
+
+
+def _pad_axis(x: tf.Tensor, before, after, axis: int) -> tf.Tensor:
+    def body(x, before, after):
+        n = tf.shape(x)[axis]
+        b, a = tf.minimum(before, n), tf.minimum(after, n)
+        rows = [[0, 0]] * 4
+        rows[axis] = [b, a]
+        return tf.pad(x, tf.stack([tf.stack(r) for r in rows]), mode="SYMMETRIC"), before - b, after - a
+
+    x, _, _ = tf.while_loop(
+        lambda x, before, after: (before > 0) | (after > 0),
+        body,
+        [x, tf.convert_to_tensor(before, tf.int32), tf.convert_to_tensor(after, tf.int32)],
+        shape_invariants=[tf.TensorShape([None, None, None, 1]), tf.TensorShape([]),
+                          tf.TensorShape([])],
+    )
+    return x
+
+
+def next_version(base: Path) -> int:
+    versions = [int(p.name) for p in base.glob("*") if p.is_dir() and p.name.isdigit()]
+    return max(versions, default=0) + 1
+
+
+def export_model(
+    model: Any,
+    base: str | Path = DEFAULT_BASE,
+    *,
+    multiple: int,
+    version: int | None = None,
+    card: dict[str, Any] | None = None,
+    **cleaner_options: int,
+) -> Path:
+    """Writes `base/<version>/` (next integer by default) and `base/<version>.card.json`.
+
+    The card sits beside the version folder: TF Serving only loads numeric folders, and a reader
+    of the model folder sees what each version is without loading it.
+    """
+    base = Path(base)
+    base.mkdir(parents=True, exist_ok=True)
+    version = version or next_version(base)
+    target = base / str(version)
+    if target.exists():
+        raise FileExistsError(f"{target} exists: versions are immutable")
+    cleaner = PageCleaner(model, multiple=multiple, **cleaner_options)
+    tmp = base / f".{version}.tmp"
+    tf.saved_model.save(
+        cleaner, str(tmp), signatures={"serving_default": cleaner.serve, "denoise": cleaner.denoise}
+    )
+    tmp.rename(target)  # TF Serving polls the folder: it must never see a half-written version
+    model_card = {
+        "name": base.name,
+        "version": version,
+        "exported_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "tensorflow": tf.__version__,
+        "parameters": int(model.count_params()),
+        "signatures": {
+            "serving_default": "image_bytes: string[None] -> clean_png_bytes: string[None]",
+            "denoise": "images: float32[None,None,None,1] -> clean: float32 (same shape)",
+        },
+        "serving": {"multiple": multiple, **{k: getattr(cleaner, k) for k in
+                    ("margin", "tile", "tile_batch", "max_single_pixels")}},
+        **(card or {}),
+    }
+    (base / f"{version}.card.json").write_text(json.dumps(model_card, indent=2) + "\n")
+    return target
+
+
+def main(argv: list[str] | None = None) -> None:
+    import keras
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("model", help="trained Keras model file (.keras)")
+    parser.add_argument("--base", default=str(DEFAULT_BASE), help="model base path")
+    parser.add_argument("--version", type=int, help="version number (default: next integer)")
+    parser.add_argument("--multiple", type=int, help="size multiple the network needs")
+    parser.add_argument("--card", help="JSON file whose keys are added to the model card")
+    parser.add_argument("--tile", type=int, default=512)
+    parser.add_argument("--margin", type=int, default=32)
+    parser.add_argument("--max-single-pixels", type=int, default=2_000_000)
+    args = parser.parse_args(argv)
+    model = keras.models.load_model(args.model, compile=False)
+    card = json.loads(Path(args.card).read_text()) if args.card else {}
+    multiple = args.multiple or int(card.get("multiple", 16))
+    path = export_model(
+        model, args.base, multiple=multiple, version=args.version, card=card,
+        tile=args.tile, margin=args.margin, max_single_pixels=args.max_single_pixels,
+    )
+    print(path)
+
+
+if __name__ == "__main__":
+    main()

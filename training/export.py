@@ -139,7 +139,8 @@ def _pad_axis(x: tf.Tensor, before, after, axis: int) -> tf.Tensor:
         b, a = tf.minimum(before, n), tf.minimum(after, n)
         rows = [[0, 0]] * 4
         rows[axis] = [b, a]
-        return tf.pad(x, tf.stack([tf.stack(r) for r in rows]), mode="SYMMETRIC"), before - b, after - a
+        padded = tf.pad(x, tf.stack([tf.stack(r) for r in rows]), mode="SYMMETRIC")
+        return padded, before - b, after - a
 
     x, _, _ = tf.while_loop(
         lambda x, before, after: (before > 0) | (after > 0),

@@ -1,0 +1,42 @@
+"""The Flask application factory."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask, Response, jsonify
+from werkzeug.exceptions import HTTPException
+
+from api import routes
+from api.codes import Code, body
+from api.config import Config, from_env
+from api.services import build_services
+
+log = logging.getLogger(__name__)
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+
+
+def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
+    """Defaults, then the environment, then `config` (a Config, or overrides from tests)."""
+    cfg = config if isinstance(config, Config) else from_env().with_overrides(config)
+    logging.basicConfig(level=cfg.log_level, format=LOG_FORMAT)
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = cfg.max_request_bytes
+    app.extensions["ddd"] = build_services(cfg)
+    app.register_blueprint(routes.bp)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected_error)
+    return app
+
+
+def _http_error(err: HTTPException) -> tuple[Response, int]:
+    """404, 405, 413... answered in the API's JSON shape, never as an HTML page."""
+    code = Code.TOO_LARGE if err.code == 413 else Code.BAD_REQUEST
+    return jsonify(body(code, detail=f"{err.code} {err.name}")), err.code or 400
+
+
+def _unexpected_error(err: Exception) -> tuple[Response, int]:
+    log.exception("unhandled error", exc_info=err)
+    return jsonify(body(Code.INTERNAL)), 500

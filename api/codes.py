@@ -1,0 +1,61 @@
+"""The response codes clients depend on: codes, messages and statuses never change, only grow."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class Code(IntEnum):
+    OK = 0
+    BAD_REQUEST = 1
+    MISSING_KEY = 2
+    BAD_IMAGE = 3
+    TOO_LARGE = 4
+    MODEL_UNAVAILABLE = 5
+    UNAUTHORIZED = 6
+    INTERNAL = 7
+
+
+MESSAGES: dict[Code, str] = {
+    Code.OK: "Imagem processada com sucesso",
+    Code.BAD_REQUEST: "Erro na requisição",
+    Code.MISSING_KEY: "Chave imgb64_dirty não encontrada",
+    Code.BAD_IMAGE: "Problema na string base 64 referente a chave imgb64_dirty",
+    Code.TOO_LARGE: "Imagem excede o tamanho máximo permitido",
+    Code.MODEL_UNAVAILABLE: "Serviço de inferência indisponível",
+    Code.UNAUTHORIZED: "Chave de API ausente ou inválida",
+    Code.INTERNAL: "Erro interno do serviço",
+}
+
+HTTP_STATUS: dict[Code, int] = {
+    Code.OK: 200,
+    Code.BAD_REQUEST: 400,
+    Code.MISSING_KEY: 400,
+    Code.BAD_IMAGE: 400,
+    Code.TOO_LARGE: 413,
+    Code.MODEL_UNAVAILABLE: 503,
+    Code.UNAUTHORIZED: 401,
+    Code.INTERNAL: 500,
+}
+
+
+class ApiError(Exception):
+    """A request that ends with a known code; `detail` tells the client what to fix."""
+
+    def __init__(self, code: Code, detail: str = "", status: int | None = None) -> None:
+        super().__init__(detail or MESSAGES[code])
+        self.code = code
+        self.detail = detail
+        self.status = status or HTTP_STATUS[code]
+
+
+def body(code: Code, clean: str = "", detail: str = "") -> dict[str, object]:
+    """The response body: the original three keys, plus `detalhe` on errors."""
+    payload: dict[str, object] = {
+        "codigo_retorno": int(code),
+        "mensagem": MESSAGES[code],
+        "imgb64_clean": clean,
+    }
+    if detail:
+        payload["detalhe"] = detail
+    return payload

@@ -72,7 +72,6 @@ def read_page(data: bytes, max_pixels: int) -> Page:
     try:
         image = Image.open(io.BytesIO(data))
         width, height = image.size
-        orientation = _orientation(image)
     except Image.DecompressionBombError:
         raise ApiError(Code.TOO_LARGE, f"imagem com mais de {max_pixels} pixels") from None
     except PIL_ERRORS:
@@ -81,6 +80,10 @@ def read_page(data: bytes, max_pixels: int) -> Page:
         raise ApiError(Code.BAD_IMAGE, "imagem sem pixels")
     if width * height > max_pixels:
         raise ApiError(Code.TOO_LARGE, f"{width}x{height} excede {max_pixels} pixels")
+    try:
+        orientation = _orientation(image)
+    except PIL_ERRORS:
+        raise ApiError(Code.BAD_IMAGE, "metadados EXIF ilegíveis") from None
     if orientation in (5, 6, 7, 8):
         width, height = height, width
     fmt = image.format or "?"
@@ -94,7 +97,8 @@ def read_page(data: bytes, max_pixels: int) -> Page:
 
 
 def _orientation(image: Image.Image) -> int:
-    if image.format not in ("JPEG", "TIFF", "WEBP", "PNG"):
+    """EXIF orientation where it sits in the header (PNG keeps it after the pixels: ignored)."""
+    if image.format not in ("JPEG", "TIFF", "WEBP", "MPO"):
         return 1
     value = image.getexif().get(EXIF_ORIENTATION, 1)
     return value if isinstance(value, int) else 1

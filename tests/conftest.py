@@ -61,3 +61,145 @@ def encode(image: Image.Image, fmt: str = "PNG", **params) -> bytes:
 
 def page_png(width: int = 64, height: int = 48, seed: int = 0) -> bytes:
     return encode(Image.fromarray(page_array(width, height, seed)))
+
+
+# --- The service under test: real MariaDB (throw-away database), real HTTP server ---------------
+
+def mysql_params() -> dict:
+    return {"host": os.environ.get("MYSQL_HOST", "127.0.0.1"),
+            "port": int(os.environ.get("MYSQL_PORT", "3306")),
+            "user": os.environ.get("MYSQL_USER", "root"),
+            "password": os.environ.get("MYSQL_PASSWORD", "")}
+
+
+class Database:
+    """A throw-away database on the real server, with helpers to read what the service wrote."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def connect(self):
+        import mysql.connector
+
+        return mysql.connector.connect(**mysql_params(), database=self.name, autocommit=True)
+
+    def query(self, sql: str, params: tuple = ()) -> list[dict]:
+        cnx = self.connect()
+        try:
+            cursor = cnx.cursor(dictionary=True)
+            cursor.execute(sql, params)
+            return cursor.fetchall()
+        finally:
+            cnx.close()
+
+    def row(self, request_id: str) -> dict:
+        rows = self.query("SELECT * FROM Imagens WHERE request_id = %s", (request_id,))
+        assert len(rows) == 1, f"expected exactly one row for {request_id}, found {len(rows)}"
+        return rows[0]
+
+    def count(self) -> int:
+        return self.query("SELECT COUNT(*) AS n FROM Imagens")[0]["n"]
+
+    def drop(self) -> None:
+        import mysql.connector
+
+        cnx = mysql.connector.connect(**mysql_params(), autocommit=True)
+        try:
+            cnx.cursor().execute(f"DROP DATABASE IF EXISTS `{self.name}`")
+        finally:
+            cnx.close()
+
+
+@pytest.fixture(scope="session")
+def make_database():
+    """Factory of throw-away databases, all dropped at the end of the session."""
+    import uuid
+
+    made: list[Database] = []
+
+    def make() -> Database:
+        database = Database(f"ddd_test_{uuid.uuid4().hex[:12]}")
+        made.append(database)
+        return database
+
+    yield make
+    for database in made:
+        database.drop()
+
+
+class LiveServer:
+    """The Flask app served by werkzeug's threaded server on a free loopback port."""
+
+    def __init__(self, app) -> None:
+        from werkzeug.serving import make_server
+
+        self.app = app
+        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        import threading
+
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def services(self):
+        return self.app.extensions["ddd"]
+
+    def post(self, payload=None, *, data=None, headers=None, path="/remove_background"):
+        import requests
+
+        if data is None:
+            return requests.post(self.url + path, json=payload, headers=headers, timeout=60)
+        return requests.post(self.url + path, data=data, headers=headers, timeout=60)
+
+    def clean(self, image: bytes, **kwargs):
+        import base64
+
+        return self.post({"imgb64_dirty": base64.b64encode(image).decode()}, **kwargs)
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.services.close()
+
+
+@pytest.fixture(scope="session")
+def start_server(tiny_model_base, make_database, tmp_path_factory):
+    """Factory: a live service with its own database and spool; config overrides allowed."""
+    from api import create_app
+
+    servers: list[LiveServer] = []
+
+    def start(**overrides) -> tuple[LiveServer, Database]:
+        database = make_database()
+        config = {"model_dir": str(tiny_model_base), "mysql_database": database.name,
+                  "spool_dir": str(tmp_path_factory.mktemp("spool")),
+                  "spool_drain_interval": 0.2, **mysql_params_config(), **overrides}
+        server = LiveServer(create_app(config))
+        servers.append(server)
+        return server, database
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+def mysql_params_config() -> dict:
+    params = mysql_params()
+    return {"mysql_host": params["host"], "mysql_port": params["port"],
+            "mysql_user": params["user"], "mysql_password": params["password"]}
+
+
+@pytest.fixture(scope="session")
+def live(start_server) -> tuple[LiveServer, Database]:
+    """The shared service for contract tests (default limits)."""
+    return start_server()
+
+
+def decode_clean(response) -> Image.Image:
+    """The PNG inside a successful answer's data URL."""
+    import base64
+
+    value = response.json()["imgb64_clean"]
+    prefix = "data:image/png;base64,"
+    assert value.startswith(prefix)
+    return Image.open(io.BytesIO(base64.b64decode(value[len(prefix):])))

@@ -1,0 +1,256 @@
+"""The /remove_background contract through a real HTTP server, checking the MySQL row each time."""
+
+from __future__ import annotations
+
+import base64
+import json
+import socket
+import time
+import zlib
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from PIL import Image
+
+from tests.conftest import decode_clean, encode, page_array, page_png
+
+MESSAGES = {
+    0: "Imagem processada com sucesso",
+    1: "Erro na requisição",
+    2: "Chave imgb64_dirty não encontrada",
+    3: "Problema na string base 64 referente a chave imgb64_dirty",
+    4: "Imagem excede o tamanho máximo permitido",
+    5: "Serviço de inferência indisponível",
+    6: "Chave de API ausente ou inválida",
+}
+STATUS = {0: 200, 1: 400, 2: 400, 3: 400, 4: 413, 5: 503, 6: 401}
+JSON = {"Content-Type": "application/json"}
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def assert_answer(response, code: int) -> dict:
+    """Exact keys, code, message and HTTP status; the clean image empty on errors."""
+    assert response.headers["Content-Type"].startswith("application/json")
+    payload = response.json()
+    assert payload["codigo_retorno"] == code, payload
+    assert payload["mensagem"] == MESSAGES[code]
+    assert response.status_code == STATUS[code]
+    assert {"codigo_retorno", "mensagem", "imgb64_clean"} <= payload.keys() <= {
+        "codigo_retorno", "mensagem", "imgb64_clean", "detalhe"}
+    if code:
+        assert payload["imgb64_clean"] == ""
+        assert payload["detalhe"]
+    return payload
+
+
+def assert_row(database, response, code: int, dirty) -> dict:
+    row = database.row(response.headers["X-Request-ID"])
+    assert row["codigo_retorno"] == code
+    assert row["imgb64_dirty"] == dirty
+    now = datetime.now(UTC).replace(tzinfo=None)
+    assert now - timedelta(minutes=2) < row["data"] <= now + timedelta(seconds=1)
+    assert row["duracao_ms"] > 0
+    if code:
+        assert row["imgb64_clean"] is None
+        assert row["versao_modelo"] is None
+    else:
+        assert row["imgb64_clean"] == response.json()["imgb64_clean"]
+        assert row["versao_modelo"] == "1"
+    return row
+
+
+@pytest.mark.parametrize("size", [(540, 420), (541, 259), (1, 1), (3, 70), (1, 300)])
+def test_clean_page_keeps_size_and_logs_row(live, size):
+    server, database = live
+    image = page_png(*size)
+    response = server.clean(image)
+    assert_answer(response, 0)
+    clean = decode_clean(response)
+    assert (clean.size, clean.mode) == (size, "L")
+    row = assert_row(database, response, 0, b64(image))
+    assert (row["largura"], row["altura"]) == size
+
+
+def test_data_url_and_line_breaks_are_accepted(live):
+    server, database = live
+    encoded = b64(page_png(64, 40))
+    wrapped = "\n".join(encoded[i:i + 76] for i in range(0, len(encoded), 76))
+    for value in ("data:image/png;base64," + encoded, wrapped + "\r\n",
+                  "DATA:image/jpeg;base64," + wrapped, encoded.rstrip("="),
+                  encoded.replace("+", "-").replace("/", "_")):
+        response = server.post({"imgb64_dirty": value})
+        assert_answer(response, 0)
+        assert decode_clean(response).size == (64, 40)
+        assert_row(database, response, 0, value)
+
+
+def truncated(data: bytes) -> bytes:
+    return data[: len(data) // 2]
+
+
+BAD_BODIES = [
+    # (id, raw body, content type, code, what the row keeps as imgb64_dirty)
+    ("not-json", b"{imgb64_dirty:", "application/json", 1, "{imgb64_dirty:"),
+    ("json-list", b"[1, 2]", "application/json", 1, "[1, 2]"),
+    ("json-string", b'"abc"', "application/json", 1, '"abc"'),
+    ("json-number", b"42", "application/json", 1, "42"),
+    ("json-null", b"null", "application/json", 1, "null"),
+    ("text-plain", b'{"imgb64_dirty": "x"}', "text/plain", 1, None),
+    ("form", b"imgb64_dirty=abc", "application/x-www-form-urlencoded", 1, None),
+    ("no-key", b"{}", "application/json", 2, "{}"),
+    ("other-key", b'{"imgb64": "abcd"}', "application/json", 2, '{"imgb64": "abcd"}'),
+    ("null", b'{"imgb64_dirty": null}', "application/json", 3, "null"),
+    ("number", b'{"imgb64_dirty": 12}', "application/json", 3, "12"),
+    ("object", b'{"imgb64_dirty": {"a": 1}}', "application/json", 3, '{"a": 1}'),
+    ("list", b'{"imgb64_dirty": ["abcd"]}', "application/json", 3, '["abcd"]'),
+    ("empty", b'{"imgb64_dirty": ""}', "application/json", 3, ""),
+    ("blank", b'{"imgb64_dirty": "  \\n "}', "application/json", 3, "  \n "),
+    ("bad-chars", b'{"imgb64_dirty": "abc$def!"}', "application/json", 3, "abc$def!"),
+    ("bad-length", b'{"imgb64_dirty": "abcde"}', "application/json", 3, "abcde"),
+    ("bad-padding", b'{"imgb64_dirty": "ab=c"}', "application/json", 3, "ab=c"),
+    ("non-ascii", '{"imgb64_dirty": "ábcd"}'.encode(), "application/json", 3, "ábcd"),
+    ("data-url-not-b64", b'{"imgb64_dirty": "data:image/png,abcd"}', "application/json", 3,
+     "data:image/png,abcd"),
+    ("text-b64", json.dumps({"imgb64_dirty": b64(b"hello world")}).encode(), "application/json",
+     3, b64(b"hello world")),
+    ("truncated-png", json.dumps({"imgb64_dirty": b64(truncated(page_png(200, 100)))}).encode(),
+     "application/json", 3, b64(truncated(page_png(200, 100)))),
+    ("sql", json.dumps({"imgb64_dirty": "'); DROP TABLE Imagens; --"}).encode(),
+     "application/json", 3, "'); DROP TABLE Imagens; --"),
+]
+
+
+@pytest.mark.parametrize(("raw", "content_type", "code", "dirty"),
+                         [case[1:] for case in BAD_BODIES], ids=[case[0] for case in BAD_BODIES])
+def test_bad_request_gets_its_code_and_a_row(live, raw, content_type, code, dirty):
+    server, database = live
+    response = server.post(data=raw, headers={"Content-Type": content_type})
+    assert_answer(response, code)
+    assert_row(database, response, code, dirty)
+
+
+def test_truncated_jpeg_is_code_3(live):
+    server, database = live
+    jpeg = encode(Image.fromarray(page_array(300, 200)), "JPEG", quality=90)
+    response = server.clean(jpeg[: len(jpeg) * 2 // 3])
+    assert_answer(response, 3)
+    assert_row(database, response, 3, b64(jpeg[: len(jpeg) * 2 // 3]))
+
+
+def test_missing_content_type_and_utf8_bom(live):
+    server, database = live
+    response = server.post(data=b'{"imgb64_dirty": "abcd"}', headers={"Content-Type": ""})
+    assert_answer(response, 1)
+    body = json.dumps({"imgb64_dirty": b64(page_png(20, 10))}).encode()
+    response = server.post(data=b"\xef\xbb\xbf" + body, headers=JSON)
+    assert_answer(response, 0)
+    assert database.row(response.headers["X-Request-ID"])["largura"] == 20
+
+
+def pixel_bomb(width: int, height: int) -> bytes:
+    """A valid PNG header claiming width x height, with a few bytes of pixel data."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (len(data).to_bytes(4, "big") + kind + data
+                + zlib.crc32(kind + data).to_bytes(4, "big"))
+
+    header = width.to_bytes(4, "big") + height.to_bytes(4, "big") + bytes([8, 0, 0, 0, 0])
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+            + chunk(b"IDAT", zlib.compress(b"\x00" * 4096)) + chunk(b"IEND", b""))
+
+
+@pytest.mark.parametrize("size", [(40000, 40000), (9000, 5000)])
+def test_pixel_bomb_is_refused_before_decoding(live, size):
+    server, database = live
+    bomb = pixel_bomb(*size)
+    assert len(bomb) < 200
+    response = server.clean(bomb)
+    assert_answer(response, 4)
+    assert_row(database, response, 4, b64(bomb))
+
+
+def test_limits_are_configurable_and_413_is_json(start_server):
+    server, database = start_server(max_image_bytes=5_000, max_pixels=10_000)
+    response = server.clean(page_png(150, 100))  # 15,000 pixels
+    assert_answer(response, 4)
+    assert_row(database, response, 4, b64(page_png(150, 100)))
+    big = b64(bytes(8_000))
+    response = server.post({"imgb64_dirty": big})  # base64 over the byte limit
+    assert_answer(response, 4)
+    assert_row(database, response, 4, big)
+    response = server.post(data=b'{"imgb64_dirty": "' + b"A" * 200_000 + b'"}', headers=JSON)
+    assert_answer(response, 4)  # body over the request limit: refused before it is read
+    assert database.row(response.headers["X-Request-ID"])["imgb64_dirty"] is None
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_model_server_down_is_code_5_quickly(start_server):
+    server, database = start_server(tf_serving_url=f"http://127.0.0.1:{closed_port()}",
+                                    tf_serving_timeout=5)
+    image = page_png(40, 30)
+    started = time.monotonic()
+    response = server.clean(image)
+    assert time.monotonic() - started < 5
+    assert_answer(response, 5)
+    row = assert_row(database, response, 5, b64(image))
+    assert (row["largura"], row["altura"]) == (40, 30)
+    import requests
+
+    ready = requests.get(server.url + "/ready", timeout=10)
+    assert ready.status_code == 503
+    assert ready.json()["model"]["ready"] is False
+
+
+def test_api_key_when_configured(start_server):
+    server, database = start_server(api_key="s3cret")
+    image = page_png(30, 20)
+    response = server.clean(image)
+    assert_answer(response, 6)
+    assert_row(database, response, 6, None)
+    response = server.clean(image, headers={"X-API-Key": "wrong"})
+    assert_answer(response, 6)
+    response = server.clean(image, headers={"X-API-Key": "s3cret"})
+    assert_answer(response, 0)
+
+
+@pytest.mark.parametrize(("method", "path", "status"), [
+    ("get", "/remove_background", 405), ("put", "/remove_background", 405),
+    ("get", "/nowhere", 404), ("post", "/health", 405),
+])
+def test_other_routes_and_methods_answer_json(live, method, path, status):
+    import requests
+
+    server, _ = live
+    response = requests.request(method, server.url + path, timeout=10)
+    assert response.status_code == status
+    assert response.json()["codigo_retorno"] == 1
+    assert response.json()["imgb64_clean"] == ""
+
+
+def test_health_and_ready(live):
+    import requests
+
+    server, database = live
+    assert requests.get(server.url + "/health", timeout=5).json() == {"status": "ok"}
+    ready = requests.get(server.url + "/ready", timeout=5)
+    assert ready.status_code == 200
+    detail = ready.json()
+    assert detail["status"] == "ready"
+    assert detail["model"] == {"ready": True, "backend": "in-process", "version": "1"}
+    assert detail["database"]["reachable"] is True
+    assert detail["spool"]["pending"] == 0
+
+
+def test_request_id_header_is_unique_and_matches_row(live):
+    server, database = live
+    ids = {server.post({}).headers["X-Request-ID"] for _ in range(5)}
+    assert len(ids) == 5
+    for request_id in ids:
+        assert database.row(request_id)["codigo_retorno"] == 2

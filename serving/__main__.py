@@ -1,0 +1,52 @@
+"""`python -m serving`: the local TF-Serving-compatible server (development and test stand-in)."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import logging
+import sys
+
+from serving.config_files import ConfigError
+from serving.flags import FlagError, parse_flags, usage
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if "--help" in args or "-h" in args:
+        print(usage())
+        return 0
+    try:
+        options = parse_flags(args)
+    except FlagError as error:
+        print(f"error: {error}\n\n{usage()}", file=sys.stderr)
+        return 2
+    if options.version:
+        print(version_text())
+        return 0
+    configure_logging()
+    from serving.server import run_server  # TensorFlow is imported only past the flag checks
+
+    try:
+        return run_server(options)
+    except (ConfigError, OSError) as error:
+        logging.getLogger("serving").error("Failed to start server. Error: %s", error)
+        return 1
+
+
+def configure_logging() -> None:
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+
+
+def version_text() -> str:
+    try:
+        tf_version = importlib.metadata.version("tensorflow")
+    except importlib.metadata.PackageNotFoundError:
+        tf_version = "not installed"
+    return ("TensorFlow ModelServer: local stand-in (python -m serving), REST only\n"
+            f"TensorFlow Library: {tf_version}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

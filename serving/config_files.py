@@ -1,0 +1,147 @@
+"""The model config and batching parameters files, read as TF Serving reads them.
+
+Both are text protobufs (ModelServerConfig and BatchingParameters, parsed with the real message
+definitions); this module turns them into small frozen dataclasses the server uses.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+class ConfigError(ValueError):
+    """A config file the server cannot run with."""
+
+
+@dataclass(frozen=True)
+class VersionPolicy:
+    """Which numbered versions to serve: `latest` N (TF Serving's default is the latest 1),
+    `all`, or `specific` versions."""
+
+    kind: str = "latest"
+    num_versions: int = 1
+    versions: tuple[int, ...] = ()
+
+    def choose(self, present: list[int]) -> set[int]:
+        if self.kind == "all":
+            return set(present)
+        if self.kind == "specific":
+            return set(present) & set(self.versions)
+        return set(sorted(present)[-self.num_versions:])
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    name: str
+    base_path: str
+    policy: VersionPolicy = VersionPolicy()
+    version_labels: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class BatchingOptions:
+    """Defaults are those of TF Serving's SharedBatchScheduler queue options."""
+
+    max_batch_size: int = 1000
+    batch_timeout_micros: int = 0
+    max_enqueued_batches: int = 10
+    num_batch_threads: int = field(default_factory=lambda: os.cpu_count() or 1)
+    allowed_batch_sizes: tuple[int, ...] = ()
+    enable_large_batch_splitting: bool = False
+    pad_variable_length_inputs: bool = False
+
+
+def single_model_config(name: str, base_path: str) -> list[ModelConfig]:
+    """What `--model_name` and `--model_base_path` mean (BuildSingleModelConfig in server.cc)."""
+    return [ModelConfig(name=name, base_path=base_path)]
+
+
+def read_model_config(path: str | Path) -> list[ModelConfig]:
+    """Reads an ascii ModelServerConfig; only `model_config_list` of TensorFlow models."""
+    from google.protobuf import text_format
+    from tensorflow_serving.config import model_server_config_pb2
+
+    message = model_server_config_pb2.ModelServerConfig()
+    try:
+        text_format.Parse(Path(path).read_text(), message)
+    except (OSError, text_format.ParseError) as error:
+        raise ConfigError(f"model config file {path}: {error}") from error
+    if message.WhichOneof("config") != "model_config_list":
+        raise ConfigError(f"model config file {path}: only model_config_list is supported")
+    configs = [_model_config(entry, path) for entry in message.model_config_list.config]
+    if not configs:
+        raise ConfigError(f"model config file {path}: no model in model_config_list")
+    names = [c.name for c in configs]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"model config file {path}: model names must be unique")
+    return configs
+
+
+def _model_config(entry, path: str | Path) -> ModelConfig:
+    if not entry.name or not entry.base_path:
+        raise ConfigError(f"model config file {path}: each config needs name and base_path")
+    if entry.model_platform not in ("", "tensorflow"):
+        raise ConfigError(f"model {entry.name}: platform {entry.model_platform!r} is not served")
+    return ModelConfig(
+        name=entry.name,
+        base_path=entry.base_path,
+        policy=_version_policy(entry.model_version_policy),
+        version_labels=dict(entry.version_labels),
+    )
+
+
+def _version_policy(policy) -> VersionPolicy:
+    choice = policy.WhichOneof("policy_choice")
+    if choice == "all":
+        return VersionPolicy("all")
+    if choice == "specific":
+        return VersionPolicy("specific", versions=tuple(policy.specific.versions))
+    if choice == "latest" and policy.latest.num_versions > 0:
+        return VersionPolicy("latest", num_versions=policy.latest.num_versions)
+    return VersionPolicy()
+
+
+def read_batching_parameters(path: str | Path | None) -> BatchingOptions:
+    """Reads an ascii BatchingParameters; unset fields keep the scheduler defaults."""
+    if not path:
+        return BatchingOptions()
+    from google.protobuf import text_format
+
+    from serving.batching_proto import batching_parameters_class
+
+    message = batching_parameters_class()()
+    try:
+        text_format.Parse(Path(path).read_text(), message)
+    except (OSError, text_format.ParseError) as error:
+        raise ConfigError(f"batching parameters file {path}: {error}") from error
+    defaults = BatchingOptions()
+    options = BatchingOptions(
+        max_batch_size=_wrapped(message, "max_batch_size", defaults.max_batch_size),
+        batch_timeout_micros=_wrapped(message, "batch_timeout_micros",
+                                      defaults.batch_timeout_micros),
+        max_enqueued_batches=_wrapped(message, "max_enqueued_batches",
+                                      defaults.max_enqueued_batches),
+        num_batch_threads=_wrapped(message, "num_batch_threads", defaults.num_batch_threads),
+        allowed_batch_sizes=tuple(message.allowed_batch_sizes),
+        enable_large_batch_splitting=_wrapped(message, "enable_large_batch_splitting", False),
+        pad_variable_length_inputs=message.pad_variable_length_inputs,
+    )
+    _check_batching(options, path)
+    return options
+
+
+def _wrapped(message, name: str, default):
+    return getattr(message, name).value if message.HasField(name) else default
+
+
+def _check_batching(options: BatchingOptions, path: str | Path) -> None:
+    if min(options.max_batch_size, options.max_enqueued_batches, options.num_batch_threads) < 1:
+        raise ConfigError(f"batching parameters file {path}: sizes and threads must be >= 1")
+    sizes = options.allowed_batch_sizes
+    if sizes and (list(sizes) != sorted(set(sizes)) or sizes[-1] != options.max_batch_size):
+        raise ConfigError(
+            f"batching parameters file {path}: allowed_batch_sizes must increase and end with "
+            f"max_batch_size ({options.max_batch_size})"
+        )

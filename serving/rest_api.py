@@ -1,0 +1,222 @@
+"""TF Serving's REST API as a WSGI app: routes, dispatch, and one JSON answer per request.
+
+Routing and the order of checks follow tensorflow_serving/model_servers/http_rest_api_handler.cc
+and http_rest_api_util.cc: the body is parsed before the model is looked up, every failure is
+`{"error": message}` with the status's HTTP code, and paths outside `/v1/` get a plain 404.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+from collections.abc import Callable, Iterable
+from urllib.parse import unquote
+
+from serving import json_codec
+from serving.errors import Code, ServingError, invalid_argument
+from serving.model_manager import ModelRegistry
+from serving.servable import DEFAULT_SIGNATURE
+from serving.status_json import model_metadata_json, model_status_json
+
+log = logging.getLogger(__name__)
+
+PREDICTION_PATH = re.compile(
+    r"/v1/models/([^/:]+)(?:(?:/versions/(\d+))|(?:/labels/([^/:]+)))?:(classify|regress|predict)",
+    re.IGNORECASE,
+)
+STATUS_PATH = re.compile(
+    r"/v1/models(?:/([^/:]+))?(?:(?:/versions/(\d+))|(?:/labels/([^/:]+)))?(?:/(metadata))?",
+    re.IGNORECASE,
+)
+HANDLED_PATH = re.compile(r"/v1/.*", re.IGNORECASE | re.DOTALL)
+JSON_HEADERS = [("Content-Type", "application/json")]
+CORS_HEADERS = [
+    ("Access-Control-Allow-Origin", "*"),
+    ("Access-Control-Allow-Methods", "POST, GET"),
+    ("Access-Control-Allow-Headers", "Content-Type"),
+]
+NOT_FOUND_PAGE = (b"<HTML><HEAD>\n<TITLE>404 Not Found</TITLE>\n</HEAD><BODY>\n<H1>Not Found</H1>"
+                  b"\n</BODY></HTML>\n")
+INT64_MAX = 2**63 - 1
+
+
+class RestApi:
+    """The WSGI callable; `in_flight` lets shutdown wait for requests being answered."""
+
+    def __init__(self, registry: ModelRegistry, timeout_ms: int, cors: bool = False) -> None:
+        self.registry = registry
+        self.timeout_seconds = timeout_ms / 1000 if timeout_ms > 0 else None
+        self.cors = cors
+        self.in_flight = 0
+        self.idle = threading.Condition()
+
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        path = _raw_path(environ)
+        method = environ.get("REQUEST_METHOD", "GET")
+        if not HANDLED_PATH.fullmatch(path):
+            start_response("404 Not Found", [("Content-Type", "text/html")])
+            return [NOT_FOUND_PAGE]
+        with self.idle:
+            self.in_flight += 1
+        try:
+            status, body = self.respond(method, path, _read_body(environ), environ)
+        finally:
+            with self.idle:
+                self.in_flight -= 1
+                self.idle.notify_all()
+        headers = JSON_HEADERS + (CORS_HEADERS if self.cors else [])
+        start_response(f"{status} {_REASONS.get(status, '')}".strip(), headers)
+        return [body.encode("utf-8")]
+
+    def respond(self, method: str, path: str, body: bytes, environ: dict) -> tuple[int, str]:
+        """HTTP status and JSON text for one request."""
+        try:
+            if method == "OPTIONS":
+                return 200, self.preflight(environ)
+            return 200, self.dispatch(method, path, body)
+        except ServingError as error:
+            if error.code in (Code.INTERNAL, Code.UNKNOWN):
+                log.error("%s %s failed: %s", method, path, error.message)
+            return error.http_status, json.dumps({"error": error.message}, indent=1) + "\n"
+
+    def preflight(self, environ: dict) -> str:
+        if not re.search(r"https?://", environ.get("HTTP_ORIGIN", "")):
+            raise ServingError(Code.FAILED_PRECONDITION,
+                               "Origin header is missing in CORS preflight")
+        return ""
+
+    def dispatch(self, method: str, path: str, body: bytes) -> str:
+        route = PREDICTION_PATH if method == "POST" else STATUS_PATH
+        match = route.fullmatch(path) if method in ("POST", "GET") else None
+        if match is None:
+            raise invalid_argument("Malformed request: ", method, " ", path)
+        name, version_text, label, verb = match.groups()
+        name = unquote(name) if name else ""
+        version = _parse_version(version_text)
+        label = unquote(label) if label else None
+        if version is not None and label is not None:  # the regexes never let both through
+            raise invalid_argument("Both model version and model version label cannot be "
+                                   "supplied.")
+        if method == "GET":
+            if not name:
+                raise invalid_argument("Missing model name in request.")
+            if verb == "metadata":
+                return self.metadata(name, version, label)
+            return self.status(name, version)
+        verb = verb.lower()
+        if verb == "predict":
+            return self.predict(name, version, label, body)
+        return self.classify_or_regress(verb, name, version, label, body)
+
+    def status(self, name: str, version: int | None) -> str:
+        """Labels are ignored here, as in GetModelStatusImpl (it only looks at versions)."""
+        manager = self.registry.get(name)
+        if manager is None:
+            if version is not None:
+                raise ServingError(Code.NOT_FOUND,
+                                   f"Could not find version {version} of model {name}")
+            raise ServingError(Code.NOT_FOUND, f"Could not find any versions of model {name}")
+        return model_status_json(manager.status(version))
+
+    def metadata(self, name: str, version: int | None, label: str | None) -> str:
+        servable = self.registry.runner_for(name, version, label).servable
+        return model_metadata_json(servable.name, servable.version, servable.signature_defs)
+
+    def predict(self, name: str, version: int | None, label: str | None, body: bytes) -> str:
+        doc = json_codec.parse_json_object(body)
+        signature_name = json_codec.signature_name_of(doc)
+        runner = self.registry.runner_for(name, version, label)
+        key = signature_name or DEFAULT_SIGNATURE
+        if key not in runner.servable.signature_defs:
+            raise invalid_argument(f'Serving signature name: "{key}" not found in signature def')
+        inputs, request_format = json_codec.decode_predict_inputs(
+            doc, runner.servable.input_dtypes(key), signature_name
+        )
+        outputs = runner.predict(key, inputs, self.timeout_seconds)
+        return json_codec.encode_predict_outputs(outputs, request_format)
+
+    def classify_or_regress(self, verb: str, name: str, version: int | None,
+                            label: str | None, body: bytes) -> str:
+        """Request checks and signature checks as TF Serving makes them; models whose
+        signature passes them are beyond the stand-in (501)."""
+        doc = json_codec.parse_json_object(body)
+        signature_name = json_codec.signature_name_of(doc)
+        _check_examples(doc)
+        runner = self.registry.runner_for(name, version, label)
+        key = signature_name or DEFAULT_SIGNATURE
+        signature = runner.servable.signature_defs.get(key)
+        if signature is None:
+            raise invalid_argument("No signature was found with the name: ", key)
+        _check_classify_regress_signature(verb, signature)
+        raise ServingError(Code.UNIMPLEMENTED, f":{verb} is not implemented by the local "
+                           "TF-Serving-compatible stand-in")
+
+
+def _check_examples(doc: dict) -> None:
+    """FillClassifyRegressRequestFromJson's checks of `examples`."""
+    examples = doc.get("examples")
+    if examples is None:
+        raise invalid_argument("JSON Value: ", json_codec.debug_string(doc),
+                               " When method is classify, key 'examples' is expected and was "
+                               "not found")
+    if not isinstance(examples, list):
+        raise invalid_argument("JSON Value: ", json_codec.debug_string(doc),
+                               " Expecting 'examples' value to be an list/array")
+    if not examples:
+        raise invalid_argument("JSON Value: ", json_codec.debug_string(doc),
+                               " 'examples' value is an empty array")
+    for example in [doc.get("context", {}), *examples]:
+        if not isinstance(example, dict):
+            raise invalid_argument("Example must be JSON object but got JSON ",
+                                   json_codec.json_type(example))
+
+
+def _check_classify_regress_signature(verb: str, signature) -> None:
+    """PreProcessClassification / PreProcessRegression with the method-name check off (the
+    server's default)."""
+    from google.protobuf import text_format
+
+    if len(signature.inputs) != 1:
+        raise invalid_argument("Expected one input Tensor.")
+    if verb == "classify" and len(signature.outputs) not in (1, 2):
+        raise invalid_argument(f"Expected one or two output Tensors, found "
+                               f"{len(signature.outputs)}")
+    if verb == "regress" and len(signature.outputs) != 1:
+        raise invalid_argument("Expected one output Tensor.")
+    if "inputs" not in signature.inputs:
+        kind = "classification" if verb == "classify" else "regression"
+        raise invalid_argument(f"No {kind} inputs found in SignatureDef: ",
+                               text_format.MessageToString(signature))
+
+
+def _parse_version(text: str | None) -> int | None:
+    if not text:
+        return None
+    version = int(text)
+    if version > INT64_MAX:
+        raise invalid_argument("Failed to convert version: ", text, " to numeric.")
+    return version
+
+
+def _raw_path(environ: dict) -> str:
+    """The path as sent (percent-escapes intact), like evhttp's uri_path."""
+    raw = environ.get("REQUEST_URI") or environ.get("RAW_URI")
+    if raw:
+        return raw.split("?", 1)[0]
+    return environ.get("PATH_INFO", "")
+
+
+def _read_body(environ: dict) -> bytes:
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    return environ["wsgi.input"].read(length) if length > 0 else b""
+
+
+_REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden",
+            404: "Not Found", 409: "Conflict", 429: "Too Many Requests", 499: "Client Closed",
+            500: "Internal Server Error", 501: "Not Implemented", 503: "Service Unavailable",
+            504: "Gateway Timeout"}

@@ -143,7 +143,7 @@ def _to_8bit(pixels: np.ndarray, sixteen_bit: bool) -> Image.Image:
         wide = wide / 257.0
     elif pixels.dtype.kind == "f" and wide.max(initial=0) <= 1.0:
         wide = wide * 255.0
-    return Image.fromarray(np.clip(np.rint(wide), 0, 255).astype(np.uint8), "L")
+    return Image.fromarray(np.clip(np.rint(wide), 0, 255).astype(np.uint8))
 
 
 def png_size(png: bytes) -> tuple[int, int]:

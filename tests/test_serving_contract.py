@@ -1,0 +1,310 @@
+"""Black-box REST contract of TensorFlow Serving, run against the local stand-in and, when
+TF_SERVING_TEST_URL is set, against a real TF Serving serving `autoencoder` with our signatures.
+
+Expected behaviour comes from TF Serving's documentation and source (tensorflow/serving):
+g3doc/api_rest.md (URLs, row/columnar formats, b64, error bodies), model_servers/
+http_rest_api_handler.cc + http_rest_api_util.cc (routing, status and metadata JSON),
+http_server.cc (status code -> HTTP code), util/json_tensor.cc (request/response JSON and its
+error messages), model_servers/get_model_status_impl.cc and core/basic_manager.cc (not-found
+messages). Only the server start-up differs between the two targets.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+import requests
+from PIL import Image
+
+from tests.conftest import page_png
+from tests.serving_contract.local_server import LocalServer, running_server
+
+MODEL = "autoencoder"
+PAGES = [page_png(64, 48), page_png(45, 33, seed=1), page_png(30, 70, seed=2)]
+
+
+@dataclass
+class Target:
+    url: str
+    http: requests.Session
+
+    @property
+    def model_url(self) -> str:
+        return f"{self.url}/v1/models/{MODEL}"
+
+    def post(self, suffix: str, body: object = None, data: bytes | None = None):
+        return self.http.post(self.model_url + suffix, json=body, data=data, timeout=60)
+
+    def get(self, suffix: str = ""):
+        return self.http.get(self.model_url + suffix, timeout=60)
+
+    def served_version(self) -> str:
+        statuses = self.get().json()["model_version_status"]
+        return max((s for s in statuses if s["state"] == "AVAILABLE"),
+                   key=lambda s: int(s["version"]))["version"]
+
+
+@pytest.fixture(scope="session")
+def local_serving(tiny_model_base, tmp_path_factory) -> Iterator[LocalServer]:
+    log = tmp_path_factory.mktemp("serving") / "server.log"
+    with running_server([f"--model_name={MODEL}", f"--model_base_path={tiny_model_base}"],
+                        log) as server:
+        yield server
+
+
+@pytest.fixture(scope="module", params=["local stand-in", "TF Serving"])
+def target(request) -> Iterator[Target]:
+    if request.param == "TF Serving":
+        url = os.environ.get("TF_SERVING_TEST_URL")
+        if not url:
+            pytest.skip("TF_SERVING_TEST_URL is not set: the contract ran against the local "
+                        "stand-in only")
+    else:
+        url = request.getfixturevalue("local_serving").url
+    with requests.Session() as http:
+        yield Target(url.rstrip("/"), http)
+
+
+def b64(data: bytes) -> dict[str, str]:
+    return {"b64": base64.b64encode(data).decode("ascii")}
+
+
+def png_size(item: dict[str, str]) -> tuple[int, int]:
+    image = Image.open(io.BytesIO(base64.b64decode(item["b64"])))
+    assert image.format == "PNG"
+    return image.size
+
+
+def error_of(answer: requests.Response) -> str:
+    """Errors are `{"error": message}` and nothing else, as JSON (api_rest.md)."""
+    assert answer.headers["Content-Type"].startswith("application/json")
+    body = answer.json()
+    assert list(body) == ["error"]
+    return body["error"]
+
+
+# --- model status and metadata --------------------------------------------------------------
+
+
+def test_status_lists_the_served_version_as_available(target):
+    version = target.served_version()
+    answer = target.get()
+    assert answer.status_code == 200
+    assert answer.headers["Content-Type"].startswith("application/json")
+    newest = answer.json()["model_version_status"][0]
+    assert newest == {"version": version, "state": "AVAILABLE",
+                      "status": {"error_code": "OK", "error_message": ""}}
+
+
+def test_status_of_one_version(target):
+    version = target.served_version()
+    answer = target.get(f"/versions/{version}")
+    assert answer.status_code == 200
+    assert answer.json() == {"model_version_status": [
+        {"version": version, "state": "AVAILABLE",
+         "status": {"error_code": "OK", "error_message": ""}}]}
+
+
+def test_status_of_unknown_version_is_404(target):
+    answer = target.get("/versions/999999")
+    assert answer.status_code == 404
+    assert error_of(answer) == f"Could not find version 999999 of model {MODEL}"
+
+
+def test_status_of_unknown_model_is_404(target):
+    answer = target.http.get(f"{target.url}/v1/models/nosuchmodel", timeout=60)
+    assert answer.status_code == 404
+    assert error_of(answer) == "Could not find any versions of model nosuchmodel"
+
+
+def test_status_without_model_name_is_400(target):
+    answer = target.http.get(f"{target.url}/v1/models", timeout=60)
+    assert answer.status_code == 400
+    assert "Missing model name in request." in error_of(answer)
+
+
+@pytest.mark.parametrize("suffix", ["/metadata", "/versions/{version}/metadata"])
+def test_metadata_is_the_signature_def_map(target, suffix):
+    version = target.served_version()
+    answer = target.get(suffix.format(version=version))
+    assert answer.status_code == 200
+    body = answer.json()
+    assert body["model_spec"] == {"name": MODEL, "signature_name": "", "version": version}
+    signatures = body["metadata"]["signature_def"]["signature_def"]
+    serving = signatures["serving_default"]
+    assert serving["method_name"] == "tensorflow/serving/predict"
+    image_bytes = serving["inputs"]["image_bytes"]
+    assert image_bytes["dtype"] == "DT_STRING"
+    assert image_bytes["tensor_shape"] == {"dim": [{"size": "-1", "name": ""}],
+                                           "unknown_rank": False}
+    assert serving["outputs"]["clean_png_bytes"]["dtype"] == "DT_STRING"
+    denoise = signatures["denoise"]
+    assert denoise["inputs"]["images"]["dtype"] == "DT_FLOAT"
+    assert [d["size"] for d in denoise["inputs"]["images"]["tensor_shape"]["dim"]] == \
+        ["-1", "-1", "-1", "1"]
+    assert denoise["outputs"]["clean"]["dtype"] == "DT_FLOAT"
+
+
+def test_metadata_of_unknown_version_is_404(target):
+    answer = target.get("/versions/999999/metadata")
+    assert answer.status_code == 404
+    assert error_of(answer) == f"Servable not found for request: Specific({MODEL}, 999999)"
+
+
+# --- predict --------------------------------------------------------------------------------
+
+
+def test_predict_row_format_b64_in_and_out(target):
+    answer = target.post(":predict", {"instances": [b64(PAGES[0])]})
+    assert answer.status_code == 200
+    predictions = answer.json()["predictions"]
+    assert len(predictions) == 1
+    assert png_size(predictions[0]) == (64, 48)
+
+
+def test_predict_row_format_with_named_input_and_signature(target):
+    plain = target.post(":predict", {"instances": [b64(PAGES[1])]}).json()
+    named = target.post(":predict", {"signature_name": "serving_default",
+                                     "instances": [{"image_bytes": b64(PAGES[1])}]})
+    assert named.status_code == 200
+    assert named.json() == plain
+    assert png_size(plain["predictions"][0]) == (45, 33)
+
+
+@pytest.mark.parametrize("inputs", [
+    pytest.param([b64(PAGES[2])], id="bare-list"),
+    pytest.param({"image_bytes": [b64(PAGES[2])]}, id="named"),
+])
+def test_predict_columnar_format(target, inputs):
+    answer = target.post(":predict", {"inputs": inputs})
+    assert answer.status_code == 200
+    outputs = answer.json()["outputs"]
+    assert len(outputs) == 1
+    assert png_size(outputs[0]) == (30, 70)
+
+
+def test_predict_batch_of_several_instances_keeps_order(target):
+    answer = target.post(":predict", {"instances": [b64(p) for p in PAGES]})
+    assert answer.status_code == 200
+    predictions = answer.json()["predictions"]
+    assert [png_size(p) for p in predictions] == [(64, 48), (45, 33), (30, 70)]
+    for page, batched in zip(PAGES, predictions, strict=True):
+        alone = target.post(":predict", {"instances": [b64(page)]}).json()["predictions"][0]
+        assert batched == alone
+
+
+def test_predict_on_explicit_version(target):
+    version = target.served_version()
+    answer = target.post(f"/versions/{version}:predict", {"instances": [b64(PAGES[0])]})
+    assert answer.status_code == 200
+    assert png_size(answer.json()["predictions"][0]) == (64, 48)
+
+
+def test_predict_float_signature_returns_nested_lists(target):
+    page = [[[0.5], [0.25], [0.75], [1.0]]] * 4  # one 4x4x1 image
+    answer = target.post(":predict", {"signature_name": "denoise", "instances": [page]})
+    assert answer.status_code == 200
+    (clean,) = answer.json()["predictions"]
+    assert len(clean) == 4 and all(len(row) == 4 for row in clean)
+    assert all(len(pixel) == 1 and 0.0 <= pixel[0] <= 1.0 for row in clean for pixel in row)
+
+
+NOT_AN_IMAGE = b64(b"this is not an image")
+BAD_REQUESTS = [
+    # (id, url suffix, JSON body or raw bytes, HTTP status, text the error message contains)
+    ("unknown-version", "/versions/999999:predict", {"instances": [NOT_AN_IMAGE]}, 404,
+     f"Servable not found for request: Specific({MODEL}, 999999)"),
+    ("unknown-signature", ":predict", {"signature_name": "nope", "instances": [NOT_AN_IMAGE]},
+     400, 'Serving signature name: "nope" not found in signature def'),
+    ("malformed-json", ":predict", b'{"instances": [', 400, "JSON Parse error"),
+    ("not-json", ":predict", b"instances = [1, 2]", 400, "JSON Parse error: Invalid value"),
+    ("empty-body", ":predict", b"", 400, "JSON Parse error: The document is empty"),
+    ("not-an-object", ":predict", [1, 2], 400, "Is not object"),
+    ("missing-instances-and-inputs", ":predict", {"signature_name": "serving_default"}, 400,
+     "Missing 'inputs' or 'instances' key"),
+    ("both-instances-and-inputs", ":predict",
+     {"instances": [NOT_AN_IMAGE], "inputs": [NOT_AN_IMAGE]}, 400, "Not formatted correctly"),
+    ("empty-instances", ":predict", {"instances": []}, 400, "No values in 'instances' array"),
+    ("instances-not-a-list", ":predict", {"instances": NOT_AN_IMAGE}, 400,
+     "Expecting 'instances' to be an list/array"),
+    ("signature-name-not-string", ":predict", {"signature_name": 5, "instances": [1]}, 400,
+     "'signature_name' key must be a string value."),
+    ("non-image-bytes", ":predict", {"instances": [NOT_AN_IMAGE]}, 400,
+     "Unknown image file format"),
+    ("wrong-input-name-row", ":predict", {"instances": [{"pixels": NOT_AN_IMAGE}]}, 400,
+     "does not have named input: pixels"),
+    ("wrong-input-name-columnar", ":predict", {"inputs": {"pixels": [NOT_AN_IMAGE]}}, 400,
+     "Missing named input: image_bytes in 'inputs' object."),
+    ("bad-base64", ":predict", {"instances": [{"b64": "@@@not base64@@@"}]}, 400,
+     "Unable to base64 decode"),
+    ("number-for-string-input", ":predict", {"instances": [3.5]}, 400,
+     "is not of expected type: string"),
+    ("string-for-float-input", ":predict", {"signature_name": "denoise", "instances": ["x"]},
+     400, "is not of expected type: float"),
+    ("ragged-instances", ":predict",
+     {"signature_name": "denoise", "instances": [[[[0.5]]], [[[0.5], [0.5]]]]}, 400,
+     "Expecting"),
+    ("classify-without-classify-signature", ":classify", {"examples": [{"x": 1.0}]}, 400,
+     "No classification inputs found in SignatureDef"),
+    ("regress-without-regress-signature", ":regress", {"examples": [{"x": 1.0}]}, 400,
+     "No regression inputs found in SignatureDef"),
+    ("classify-without-examples", ":classify", {"instances": [1]}, 400,
+     "key 'examples' is expected and was not found"),
+    ("unknown-verb", ":explain", {"instances": [1]}, 400, "Malformed request: POST"),
+]
+
+
+@pytest.mark.parametrize(("suffix", "body", "status", "message"),
+                         [pytest.param(*case[1:], id=case[0]) for case in BAD_REQUESTS])
+def test_bad_requests_get_tf_serving_status_and_error(target, suffix, body, status, message):
+    if isinstance(body, bytes):
+        answer = target.post(suffix, data=body)
+    else:
+        answer = target.post(suffix, body)
+    assert answer.status_code == status
+    assert message in error_of(answer)
+
+
+def test_predict_on_unknown_model_is_404(target):
+    answer = target.http.post(f"{target.url}/v1/models/nosuchmodel:predict",
+                              json={"instances": [NOT_AN_IMAGE]}, timeout=60)
+    assert answer.status_code == 404
+    assert error_of(answer) == "Servable not found for request: Latest(nosuchmodel)"
+
+
+def test_get_on_predict_url_is_malformed(target):
+    answer = target.get(":predict")
+    assert answer.status_code == 400
+    assert error_of(answer) == f"Malformed request: GET /v1/models/{MODEL}:predict"
+
+
+def test_paths_outside_v1_are_plain_404(target):
+    answer = target.http.get(f"{target.url}/healthz", timeout=60)
+    assert answer.status_code == 404
+
+
+# --- the stand-in only ----------------------------------------------------------------------
+
+
+def test_results_are_byte_identical_to_the_savedmodel_in_process(local_serving,
+                                                                 tiny_model_base):
+    import tensorflow as tf
+
+    serve = tf.saved_model.load(str(tiny_model_base / "1")).signatures["serving_default"]
+    answer = requests.post(f"{local_serving.url}/v1/models/{MODEL}:predict",
+                           json={"instances": [b64(p) for p in PAGES]}, timeout=60)
+    served = [base64.b64decode(p["b64"]) for p in answer.json()["predictions"]]
+    for page, png in zip(PAGES, served, strict=True):
+        in_process = serve(image_bytes=tf.constant([page]))["clean_png_bytes"].numpy()[0]
+        assert png == in_process
+
+
+def test_requests_are_not_logged_one_line_each(local_serving):
+    """The access log stays quiet: load tests must not flood stderr."""
+    requests.get(f"{local_serving.url}/v1/models/{MODEL}", timeout=60)
+    assert "GET /v1/models" not in local_serving.log_text()

@@ -12,19 +12,17 @@ messages). Only the server start-up differs between the two targets.
 from __future__ import annotations
 
 import base64
-import io
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
 import requests
-from PIL import Image
 
 from tests.conftest import page_png
 from tests.serving_contract.local_server import LocalServer, running_server
+from tests.serving_contract.payloads import MODEL, b64, png_size
 
-MODEL = "autoencoder"
 PAGES = [page_png(64, 48), page_png(45, 33, seed=1), page_png(30, 70, seed=2)]
 
 
@@ -68,16 +66,6 @@ def target(request) -> Iterator[Target]:
         url = request.getfixturevalue("local_serving").url
     with requests.Session() as http:
         yield Target(url.rstrip("/"), http)
-
-
-def b64(data: bytes) -> dict[str, str]:
-    return {"b64": base64.b64encode(data).decode("ascii")}
-
-
-def png_size(item: dict[str, str]) -> tuple[int, int]:
-    image = Image.open(io.BytesIO(base64.b64decode(item["b64"])))
-    assert image.format == "PNG"
-    return image.size
 
 
 def error_of(answer: requests.Response) -> str:

@@ -1,0 +1,96 @@
+"""Model config and batching parameter files: the repository's own, and TF Serving's rules
+(config/model_server_config.proto, servables/tensorflow/session_bundle_config.proto,
+bundle_factory_util.cc for allowed_batch_sizes)."""
+
+from __future__ import annotations
+
+import pytest
+
+from serving.batching_proto import _rebuilt_class
+from serving.config_files import (
+    BatchingOptions,
+    ConfigError,
+    ModelConfig,
+    VersionPolicy,
+    read_batching_parameters,
+    read_model_config,
+)
+from tests.serving_contract.local_server import ROOT
+
+
+def test_repository_models_config_serves_the_autoencoder_from_the_compose_mount():
+    assert read_model_config(ROOT / "serving" / "models.config") == [
+        ModelConfig(name="autoencoder", base_path="/models/autoencoder")
+    ]
+
+
+def test_repository_batching_config_is_sized_for_two_cores():
+    options = read_batching_parameters(ROOT / "serving" / "batching.config")
+    assert options == BatchingOptions(max_batch_size=4, batch_timeout_micros=2000,
+                                      max_enqueued_batches=16, num_batch_threads=2)
+
+
+def test_model_config_with_policy_and_labels(tmp_path):
+    path = tmp_path / "models.config"
+    path.write_text("""
+        model_config_list {
+          config { name: "a" base_path: "/m/a" model_platform: "tensorflow"
+                   model_version_policy { specific { versions: 1 versions: 2 } }
+                   version_labels { key: "stable" value: 1 } }
+          config { name: "b" base_path: "/m/b" model_version_policy { all {} } }
+          config { name: "c" base_path: "/m/c" model_version_policy { latest { num_versions: 2 } } }
+        }""")
+    assert read_model_config(path) == [
+        ModelConfig("a", "/m/a", VersionPolicy("specific", versions=(1, 2)), {"stable": 1}),
+        ModelConfig("b", "/m/b", VersionPolicy("all")),
+        ModelConfig("c", "/m/c", VersionPolicy("latest", num_versions=2)),
+    ]
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("model_config_list { config { name: 'a' base_path: '/m' } ", "model config file"),
+    ("model_config_list { config { name: 'a' bse_path: '/m' } }", "model config file"),
+    ("model_config_list { }", "no model"),
+    ("model_config_list { config { name: 'a' } }", "needs name and base_path"),
+    ("model_config_list { config { name: 'a' base_path: '/m' model_platform: 'onnx' } }",
+     "platform 'onnx' is not served"),
+    ("model_config_list { config { name: 'a' base_path: '/m' } config { name: 'a' "
+     "base_path: '/n' } }", "unique"),
+])
+def test_bad_model_configs_are_refused(tmp_path, text, message):
+    path = tmp_path / "models.config"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        read_model_config(path)
+
+
+def test_unset_batching_fields_keep_the_scheduler_defaults(tmp_path):
+    path = tmp_path / "batching.config"
+    path.write_text("batch_timeout_micros { value: 500 }\nthread_pool_name { value: 'x' }\n")
+    assert read_batching_parameters(path) == BatchingOptions(batch_timeout_micros=500)
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("max_batch_size { value: 8 } allowed_batch_sizes: 2 allowed_batch_sizes: 4", "end with"),
+    ("max_batch_size { value: 4 } allowed_batch_sizes: 4 allowed_batch_sizes: 2", "increase"),
+    ("num_batch_threads { value: 0 }", ">= 1"),
+    ("max_batch_size: 4", "batching parameters file"),  # a wrapper, not a plain int
+])
+def test_bad_batching_files_are_refused(tmp_path, text, message):
+    path = tmp_path / "batching.config"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        read_batching_parameters(path)
+
+
+def test_rebuilt_batching_message_matches_the_proto_definition():
+    fields = {f.name: (f.number, f.message_type.name if f.message_type else f.type)
+              for f in _rebuilt_class().DESCRIPTOR.fields}
+    assert _rebuilt_class().DESCRIPTOR.full_name == "tensorflow.serving.BatchingParameters"
+    assert fields == {
+        "max_batch_size": (1, "Int64Value"), "batch_timeout_micros": (2, "Int64Value"),
+        "max_enqueued_batches": (3, "Int64Value"), "num_batch_threads": (4, "Int64Value"),
+        "thread_pool_name": (5, "StringValue"), "allowed_batch_sizes": (6, 3),
+        "pad_variable_length_inputs": (7, 8), "enable_large_batch_splitting": (8, "BoolValue"),
+        "max_execution_batch_size": (9, "Int64Value"),
+    }

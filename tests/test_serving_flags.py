@@ -1,0 +1,103 @@
+"""tensorflow_model_server's flags as the stand-in reads them (model_servers/main.cc, server.h,
+server.cc; tsl/util/command_line_flags.cc for the `--flag=value` syntax)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from serving.flags import FlagError, ServerOptions, parse_flags
+from tests.serving_contract.local_server import ROOT
+
+COMPOSE_FLAGS = [  # what docker-compose.yml and the image's entrypoint pass
+    "--port=8500", "--rest_api_port=8501", "--model_name=autoencoder",
+    "--model_base_path=/models/autoencoder", "--model_config_file=/config/models.config",
+    "--enable_batching", "--batching_parameters_file=/config/batching.config",
+    "--rest_api_timeout_in_ms=120000", "--file_system_poll_wait_seconds=30",
+]
+
+
+def test_compose_flags_in_equals_form():
+    options = parse_flags(COMPOSE_FLAGS)
+    assert options == ServerOptions(
+        port=8500, rest_api_port=8501, model_name="autoencoder",
+        model_base_path="/models/autoencoder", model_config_file="/config/models.config",
+        enable_batching=True, batching_parameters_file="/config/batching.config",
+        rest_api_timeout_in_ms=120000, file_system_poll_wait_seconds=30,
+        rest_api_num_threads=ServerOptions().rest_api_num_threads,
+    )
+
+
+def test_space_form_reads_the_same():
+    spaced = []
+    for flag in COMPOSE_FLAGS:
+        spaced += flag.split("=", 1)
+    assert parse_flags(spaced) == parse_flags(COMPOSE_FLAGS)
+
+
+def test_defaults_are_tf_servings():
+    options = parse_flags(["--rest_api_port=8501", "--model_base_path=/m"])
+    assert (options.port, options.model_name, options.file_system_poll_wait_seconds,
+            options.rest_api_timeout_in_ms, options.enable_batching) == \
+        (8500, "default", 1, 30000, False)
+
+
+def test_later_flag_wins_as_after_the_entrypoint():
+    options = parse_flags(["--rest_api_port=8501", "--model_base_path=/a",
+                           "--model_base_path", "/b", "--enable_batching=false"])
+    assert (options.model_base_path, options.enable_batching) == ("/b", False)
+
+
+def test_other_flags_are_accepted():
+    options = parse_flags(["--rest_api_port=1", "--model_base_path=/m",
+                           "--rest_api_num_threads=3", "--rest_api_enable_cors_support",
+                           "--enable_model_warmup=0", "--tensorflow_intra_op_parallelism=2"])
+    assert (options.rest_api_num_threads, options.rest_api_enable_cors_support,
+            options.enable_model_warmup, options.tensorflow_intra_op_parallelism) == \
+        (3, True, False, 2)
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--rest_api_port=8501", "--model_base_path=/m", "--grpc_max_threads=4"],
+     "unknown flag: --grpc_max_threads"),
+    (["--rest_api_port=8501", "--model_base_path=/m", "stray"], "unknown argument: stray"),
+    (["--rest_api_port=8501", "--model_base_path=/m", "-v"], "unknown argument: -v"),
+    (["--rest_api_port=eighty", "--model_base_path=/m"], "couldn't interpret value 'eighty'"),
+    (["--rest_api_port=8501", "--enable_batching=maybe", "--model_base_path=/m"],
+     "couldn't interpret value 'maybe'"),
+    (["--rest_api_port=8501", "--model_base_path"], "flag --model_base_path needs a value"),
+    (["--rest_api_port=8501"], "both --model_base_path and --model_config_file are empty"),
+    (["--rest_api_port=8501", "--model_base_path=/m", "--batching_parameters_file=/b"],
+     "--batching_parameters_file is set without --enable_batching"),
+    (["--model_base_path=/m"], "--rest_api_port is required"),
+    (["--rest_api_port=8500", "--model_base_path=/m"], "cannot be the same as --port"),
+])
+def test_bad_command_lines_are_refused(argv, message):
+    with pytest.raises(FlagError, match=message):
+        parse_flags(argv)
+
+
+def run_cli(*argv: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "serving", *argv], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_unknown_flag_exits_with_error_before_loading_anything():
+    result = run_cli("--rest_api_port=8501", "--model_base_path=/m", "--no_such_flag=1")
+    assert result.returncode == 2
+    assert "error: unknown flag: --no_such_flag" in result.stderr
+    assert "--rest_api_port" in result.stderr  # usage follows
+
+
+def test_version_flag_prints_and_exits():
+    result = run_cli("--version")
+    assert result.returncode == 0
+    assert "TensorFlow ModelServer" in result.stdout
+
+
+def test_unreadable_model_config_fails_start_up(tmp_path):
+    result = run_cli("--rest_api_port=1", f"--model_config_file={tmp_path / 'missing.config'}")
+    assert result.returncode == 1
+    assert "Failed to start server" in result.stderr

@@ -1,0 +1,253 @@
+"""`python -m bench`: latency and throughput of the bare model, TF Serving and the API, in one run.
+
+Targets, each measured on the same real pages at concurrency 1 and N:
+  model      the SavedModel's serving_default signature in this process (bytes in, PNG out)
+  forward    the `denoise` signature on decoded float pages (the network alone)
+  serving    POST :predict to the local TF-Serving-compatible server
+  api        POST /remove_background to the API under gunicorn, in-process model, MySQL logging
+  api-serving  the same API calling the serving target over REST
+Ratios to `model` at concurrency 1 are printed at the end. Traffic goes to 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import platform
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import requests
+
+from bench.pages import load_pages
+from bench.processes import ROOT, running_api, running_model_server
+
+TARGETS = ("forward", "model", "serving", "api", "api-serving")
+
+
+@dataclass
+class Result:
+    target: str
+    size: str
+    concurrency: int
+    requests: int
+    errors: int
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    mean_ms: float
+    throughput_rps: float
+
+
+def measure(call: Callable[[bytes], None], pages: list[bytes], *, target: str, size: str,
+            count: int, concurrency: int, time_limit: float) -> Result:
+    """`count` calls (fewer if `time_limit` runs out), cycling through the pages."""
+    latencies: list[float] = []
+    errors = 0
+    deadline = time.monotonic() + time_limit
+
+    def one(i: int) -> float | None:
+        if time.monotonic() > deadline:
+            return None
+        started = time.perf_counter()
+        call(pages[i % len(pages)])
+        return time.perf_counter() - started
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        for outcome in pool.map(_safe(one), range(count)):
+            if isinstance(outcome, Exception):
+                errors += 1
+            elif outcome is not None:
+                latencies.append(outcome)
+    wall = time.perf_counter() - started
+    ms = np.array(latencies or [float("nan")]) * 1000
+    return Result(target, size, concurrency, len(latencies), errors,
+                  *(round(float(np.percentile(ms, q)), 1) for q in (50, 95, 99)),
+                  round(float(ms.mean()), 1), round(len(latencies) / wall, 2))
+
+
+def _safe(fn: Callable[[int], float | None]) -> Callable[[int], float | None | Exception]:
+    def wrapped(i: int):
+        try:
+            return fn(i)
+        except Exception as err:  # a failed call is counted, not fatal to the benchmark
+            return err
+
+    return wrapped
+
+
+def in_process_calls(model_base: Path) -> tuple[Callable[[bytes], None], Callable[[bytes], None]]:
+    """(serving_default on bytes, denoise on pre-decoded floats) of the highest version."""
+    import tensorflow as tf
+
+    from api.backends.in_process import latest_version
+
+    loaded = tf.saved_model.load(str(latest_version(model_base)))
+    serve, denoise = loaded.signatures["serving_default"], loaded.signatures["denoise"]
+    decoded: dict[bytes, tf.Tensor] = {}
+
+    def model(page: bytes) -> None:
+        serve(image_bytes=tf.constant([page]))["clean_png_bytes"].numpy()
+
+    def forward(page: bytes) -> None:
+        if page not in decoded:
+            pixels = tf.io.decode_image(page, channels=1, expand_animations=False)
+            decoded[page] = tf.cast(pixels, tf.float32)[tf.newaxis] / 255.0
+        denoise(images=decoded[page])["clean"].numpy()
+
+    return model, forward
+
+
+def predict_call(url: str, session: requests.Session) -> Callable[[bytes], None]:
+    endpoint = f"{url}/v1/models/autoencoder:predict"
+
+    def call(page: bytes) -> None:
+        body = {"signature_name": "serving_default",
+                "instances": [{"b64": base64.b64encode(page).decode()}]}
+        answer = session.post(endpoint, json=body, timeout=300)
+        answer.raise_for_status()
+
+    return call
+
+
+def api_call(url: str, session: requests.Session) -> Callable[[bytes], None]:
+    def call(page: bytes) -> None:
+        answer = session.post(url + "/remove_background",
+                              json={"imgb64_dirty": base64.b64encode(page).decode()}, timeout=300)
+        if answer.status_code != 200 or answer.json()["codigo_retorno"] != 0:
+            raise RuntimeError(f"API answered {answer.status_code}: {answer.text[:200]}")
+
+    return call
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" /
+                        "noisyoffice-ddd", help="data folder (its test/ pages are used)")
+    parser.add_argument("--model-dir", type=Path, default=ROOT / "serving" / "models" /
+                        "autoencoder", help="model base path (numbered versions)")
+    parser.add_argument("--sizes", default="540x420", help="page sizes, e.g. 540x420,2480x3508")
+    parser.add_argument("--targets", default=",".join(TARGETS))
+    parser.add_argument("--requests", type=int, default=40, help="calls per target and level")
+    parser.add_argument("--concurrency", default="1,4", help="levels, e.g. 1,2,4,8")
+    parser.add_argument("--time-limit", type=float, default=120, help="seconds per measurement")
+    parser.add_argument("--api-env", action="append", default=[], metavar="KEY=VALUE",
+                        help="extra environment for the API (e.g. WEB_CONCURRENCY=2)")
+    parser.add_argument("--out", type=Path, help="also write the results as JSON here")
+    args = parser.parse_args(argv)
+
+    targets = args.targets.split(",")
+    levels = [int(c) for c in args.concurrency.split(",")]
+    pages = {size: load_pages(args.data, size) for size in args.sizes.split(",")}
+    database = f"ddd_bench_{uuid.uuid4().hex[:8]}"
+    api_env = {"MODEL_DIR": str(args.model_dir), "MYSQL_DATABASE": database,
+               **dict(item.split("=", 1) for item in args.api_env)}
+    logs = Path(tempfile.mkdtemp(prefix="ddd-bench-"))
+    results: list[Result] = []
+
+    def run(target: str, call: Callable[[bytes], None]) -> None:
+        for size, sample in pages.items():
+            for _ in range(2):
+                call(sample[0])  # warm-up: first calls trace graphs and fill pools
+            for level in levels:
+                result = measure(call, sample, target=target, size=size, count=args.requests,
+                                 concurrency=level, time_limit=args.time_limit)
+                results.append(result)
+                print(_row(result), flush=True)
+
+    print(_machine())
+    print(_header())
+    if {"model", "forward"} & set(targets):
+        model, forward = in_process_calls(args.model_dir)
+        for name, call in (("forward", forward), ("model", model)):
+            if name in targets:
+                run(name, call)
+    session = requests.Session()
+    sent_to_api = 0
+    if {"serving", "api-serving"} & set(targets):
+        with running_model_server(args.model_dir, logs / "serving.log") as serving:
+            if "serving" in targets:
+                run("serving", predict_call(serving.url, session))
+            if "api-serving" in targets:
+                env = {**api_env, "TF_SERVING_URL": serving.url, "SPOOL_DIR": str(logs / "s1")}
+                with running_api(env, logs / "api-serving.log") as api:
+                    run("api-serving", api_call(api.url, session))
+                sent_to_api += _sent(results, "api-serving")
+    if "api" in targets:
+        with running_api({**api_env, "SPOOL_DIR": str(logs / "s2")}, logs / "api.log") as api:
+            run("api", api_call(api.url, session))
+        sent_to_api += _sent(results, "api")
+    if sent_to_api:
+        print(_rows_check(database, sent_to_api, len(pages) * 2))
+    print(_ratios(results))
+    if args.out:
+        args.out.write_text(json.dumps({"machine": _machine(), "results":
+                                        [asdict(r) for r in results]}, indent=2))
+
+
+def _sent(results: list[Result], target: str) -> int:
+    return sum(r.requests + r.errors for r in results if r.target == target)
+
+
+def _rows_check(database: str, measured: int, warmups_per_target: int) -> str:
+    """Every API call must have left exactly one row (warm-up calls included)."""
+    import mysql.connector
+
+    from api.config import from_env
+
+    cfg = from_env()
+    cnx = mysql.connector.connect(host=cfg.mysql_host, port=cfg.mysql_port, user=cfg.mysql_user,
+                                  password=cfg.mysql_password, database=database)
+    try:
+        cursor = cnx.cursor()
+        cursor.execute("SELECT COUNT(*), COUNT(DISTINCT request_id) FROM Imagens")
+        rows, distinct = cursor.fetchone()
+        cursor.execute(f"DROP DATABASE `{database}`")
+    finally:
+        cnx.close()
+    return (f"\nMySQL rows: {rows} ({distinct} distinct request ids) for {measured} measured API"
+            f" calls + {warmups_per_target} warm-up calls per API target")
+
+
+def _ratios(results: list[Result]) -> str:
+    base = {(r.size, r.concurrency): r for r in results if r.target == "model"}
+    lines = ["\nratios of p50 latency to the bare model (model = serving_default in-process):"]
+    for r in results:
+        ref = base.get((r.size, r.concurrency))
+        if ref and r.target != "model" and ref.p50_ms:
+            lines.append(f"  {r.target:12s} {r.size:10s} c={r.concurrency}:"
+                         f" {r.p50_ms / ref.p50_ms:5.2f}x  (throughput {r.throughput_rps:.2f}"
+                         f" vs {ref.throughput_rps:.2f} req/s)")
+    return "\n".join(lines)
+
+
+def _machine() -> str:
+    import multiprocessing
+
+    return (f"machine: {platform.machine()}, {multiprocessing.cpu_count()} cores,"
+            f" {os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB,"
+            f" Python {platform.python_version()}, load average {os.getloadavg()[0]:.2f}")
+
+
+def _header() -> str:
+    return (f"{'target':12s} {'size':10s} {'conc':>4s} {'n':>4s} {'err':>3s} {'p50 ms':>8s}"
+            f" {'p95 ms':>8s} {'p99 ms':>8s} {'mean ms':>8s} {'req/s':>7s}")
+
+
+def _row(r: Result) -> str:
+    return (f"{r.target:12s} {r.size:10s} {r.concurrency:4d} {r.requests:4d} {r.errors:3d}"
+            f" {r.p50_ms:8.1f} {r.p95_ms:8.1f} {r.p99_ms:8.1f} {r.mean_ms:8.1f}"
+            f" {r.throughput_rps:7.2f}")
+
+
+if __name__ == "__main__":
+    main()

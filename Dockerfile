@@ -1,0 +1,36 @@
+# The API image: Flask app under gunicorn on port 3030, talking to TF Serving over REST.
+# No TensorFlow here: only the base dependencies of pyproject.toml, no extras.
+# BASE_IMAGE: any Debian-like image with python3 >= 3.11 and its venv module (the official slim
+# image by default; `make compose-test` swaps in a stand-in built from Debian's packages).
+ARG BASE_IMAGE=python:3.11-slim-bookworm
+FROM ${BASE_IMAGE}
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    VIRTUAL_ENV=/opt/venv \
+    PATH=/opt/venv/bin:$PATH \
+    PORT=3030 \
+    SPOOL_DIR=/var/lib/ddd-api/spool
+
+# python3 -m venv: the official image has it in /usr/local, Debian's python3-venv in /usr.
+WORKDIR /app
+COPY pyproject.toml docker/pyproject_deps.py /tmp/build/
+RUN python3 -m venv "$VIRTUAL_ENV" \
+ && python3 /tmp/build/pyproject_deps.py /tmp/build/pyproject.toml > /tmp/build/requirements.txt \
+ && pip install --no-compile -r /tmp/build/requirements.txt \
+ && rm -rf /tmp/build
+
+RUN useradd --uid 10001 --user-group --create-home --shell /usr/sbin/nologin app \
+ && mkdir -p "$SPOOL_DIR" \
+ && chown app:app "$SPOOL_DIR"
+
+# The project layout the service expects: api/ next to db/init.sql (applied at start-up).
+COPY api ./api
+COPY db/init.sql ./db/init.sql
+
+USER app
+EXPOSE 3030
+VOLUME ["/var/lib/ddd-api/spool"]
+CMD ["gunicorn", "-c", "api/gunicorn_conf.py", "api:create_app()"]

@@ -1,0 +1,221 @@
+#!/usr/bin/env bash
+# `make compose-test`: runs the real docker-compose.yml on this machine, with stand-in images for
+# the official ones that no registry here can give (docs/deploy.md says what they replace).
+#
+# Phases: engine (install/start dockerd) -> stand-in images (base from debootstrap, MariaDB,
+# TF-Serving-compatible) -> model -> API image from the real Dockerfile -> up and health ->
+# real pages, a bad request, the rows in the db container -> serving paused (timeout path) ->
+# serving stopped (HTTP 503, code 5) -> started again (recovers by itself) -> rows -> down -v.
+# All test traffic goes to 127.0.0.1:$API_PORT or stays on the compose network.
+# Exits non-zero on any failure; fails loudly, never skips, when the engine cannot start.
+#
+# Knobs: COMPOSE_TEST_PORT (3030), COMPOSE (docker-compose), COMPOSE_TEST_PAGES (6),
+# COMPOSE_TEST_TF_TIMEOUT (30: TF_SERVING_TIMEOUT of the API under test, seconds),
+# MODELS_DIR (default: ./serving/models when it holds a version, else a tiny model exported now),
+# DDD_DATA (the NoisyOffice folder; pages come from its test/), KEEP_STACK=1 (no down -v).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+
+PROJECT=dddcomposetest
+COMPOSE=${COMPOSE:-docker-compose}
+API_PORT=${COMPOSE_TEST_PORT:-3030}
+URL=http://127.0.0.1:$API_PORT
+PAGES=${COMPOSE_TEST_PAGES:-6}
+TF_TIMEOUT=${COMPOSE_TEST_TF_TIMEOUT:-30}
+DATA=${DDD_DATA:-$ROOT/../shared/data/noisyoffice-ddd}
+PYTHON=${PYTHON:-python3}
+BASE_IMAGE=ddd-standin/base:bookworm
+MYSQL_STANDIN=ddd-standin/mysql:8.4-mariadb
+TF_STANDIN=ddd-standin/tf-serving:2.19.1-py
+API_IMAGE=ddd-serving/api:standin-base
+export DOCKER_BUILDKIT=0  # the legacy builder: Debian's docker.io has no buildx plugin
+
+log() { printf '\n=== %s\n' "$*"; }
+die() { printf '\ncompose-test FAILED: %s\n' "$*" >&2; exit 1; }
+
+PHASES=()
+phase_start=0
+phase() {  # phase NAME: closes the running phase, starts NAME
+  local now; now=$(date +%s.%N)
+  if [ "$phase_start" != 0 ]; then
+    PHASES+=("$(awk -v n="$phase_name" -v a="$phase_start" -v b="$now" \
+      'BEGIN { printf "%-44s %6.1fs", n, b - a }')")
+  fi
+  phase_name=$1 phase_start=$now
+  [ "$1" = end ] || log "$1"
+}
+t0=$(date +%s.%N)
+
+# One compose-test at a time on this machine: image names and the port are shared.
+exec 9>/var/lock/ddd-compose-test.lock
+flock -n 9 || die "another compose-test holds /var/lock/ddd-compose-test.lock"
+
+work=$(mktemp -d /var/tmp/ddd-compose-test.XXXXXX)
+env_file=$work/compose.env
+ledger=$work/requests.jsonl
+stack_up=0
+compose() { $COMPOSE --env-file "$env_file" -p "$PROJECT" \
+  -f docker-compose.yml -f docker-compose.standins.yml "$@"; }
+
+cleanup() {
+  local rc=$?
+  set +e
+  if [ "$stack_up" = 1 ]; then
+    if [ "$rc" != 0 ]; then
+      log "failure: last log lines of each service"
+      compose ps
+      compose logs --no-color --tail=40
+    fi
+    if [ "${KEEP_STACK:-0}" = 1 ]; then
+      log "KEEP_STACK=1: stack left running (project $PROJECT, env $env_file)"
+      return
+    fi
+    log "down -v"
+    compose down -v --remove-orphans
+  fi
+  rm -rf "$work"
+  exit "$rc"
+}
+trap cleanup EXIT
+
+# --- engine -----------------------------------------------------------------------------------
+phase "engine: docker.io + docker-compose, dockerd"
+scripts/docker_engine.sh || die "no Docker engine (see the lines above): compose-test cannot run"
+command -v "${COMPOSE%% *}" >/dev/null || die "$COMPOSE not found"
+$COMPOSE version | sed -n 1p
+if (exec 3<>"/dev/tcp/127.0.0.1/$API_PORT") 2>/dev/null; then
+  die "127.0.0.1:$API_PORT is already in use: stop that, or set COMPOSE_TEST_PORT"
+fi
+
+# --- stand-in images ----------------------------------------------------------------------------
+phase "stand-in base image (debootstrap)"
+docker/standins/base/build.sh
+phase "stand-in MariaDB and TF-Serving images"
+docker build -q --network host -t "$MYSQL_STANDIN" docker/standins/mysql
+docker build -q --network host -f docker/standins/tf-serving/Dockerfile -t "$TF_STANDIN" .
+
+# --- model --------------------------------------------------------------------------------------
+phase "model"
+if [ -z "${MODELS_DIR:-}" ]; then
+  if compgen -G "serving/models/autoencoder/[0-9]*/saved_model.pb" >/dev/null; then
+    MODELS_DIR=$ROOT/serving/models
+    echo "the trained model: $(ls -d serving/models/autoencoder/[0-9]* | tr '\n' ' ')"
+  else
+    MODELS_DIR=$work/models
+    echo "serving/models/autoencoder has no version yet: exporting a tiny model to $MODELS_DIR"
+    [ -x .venv/bin/python ] || make setup
+    TF_CPP_MIN_LOG_LEVEL=3 .venv/bin/python -c "
+from tests.conftest import build_tiny_denoiser
+from training.export import export_model
+export_model(build_tiny_denoiser(), '$MODELS_DIR/autoencoder', multiple=2, margin=8, tile=64,
+             version=1)" >/dev/null 2>&1 || die "exporting the tiny model failed"
+  fi
+fi
+compgen -G "$MODELS_DIR/autoencoder/[0-9]*/saved_model.pb" >/dev/null \
+  || die "no SavedModel version under $MODELS_DIR/autoencoder"
+ls -d "$DATA/test" >/dev/null || die "no pages: $DATA/test is missing (set DDD_DATA)"
+page=$(ls "$DATA"/test/*.png | sed -n 1p)
+
+# Fresh secrets for this run only; the compose file refuses to start without them.
+umask 077
+cat >"$env_file" <<ENV
+MYSQL_ROOT_PASSWORD=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
+MYSQL_PASSWORD=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
+MODELS_DIR=$MODELS_DIR
+API_PORT=$API_PORT
+TF_SERVING_TIMEOUT=$TF_TIMEOUT
+ENV
+umask 022
+
+# --- API image ----------------------------------------------------------------------------------
+phase "API image (real Dockerfile, stand-in base)"
+compose build api
+
+# --- up -----------------------------------------------------------------------------------------
+phase "up -d and wait for health"
+stack_up=1
+compose up -d
+wait_healthy() {  # wait_healthy SERVICE SECONDS
+  local id state waited=0
+  id=$(compose ps -q "$1")
+  while :; do
+    state=$(docker inspect -f '{{.State.Health.Status}}' "$id" 2>/dev/null || echo missing)
+    [ "$state" = healthy ] && { echo "$1 healthy after ${waited}s"; return 0; }
+    [ "$waited" -ge "$2" ] && die "$1 is '$state' after ${2}s"
+    sleep 1; waited=$((waited + 1))
+  done
+}
+wait_healthy db 180
+wait_healthy serving 240
+wait_healthy api 120
+compose ps
+
+phase "checks: no TensorFlow in the API image, non-root"
+if out=$(docker run --rm "$API_IMAGE" python -c "import tensorflow" 2>&1); then
+  die "the API image imports tensorflow"
+fi
+no_tf_proof=$(printf '%s\n' "$out" | tail -n 1)
+echo "docker run --rm $API_IMAGE python -c 'import tensorflow' -> $no_tf_proof"
+case $no_tf_proof in *"No module named 'tensorflow'"*) ;; *) die "unexpected: $no_tf_proof" ;; esac
+api_uid=$(compose exec -T api id -u)
+[ "$api_uid" != 0 ] || die "the API runs as root"
+echo "api runs as uid $api_uid ($(compose exec -T api id -un))"
+
+# --- traffic ------------------------------------------------------------------------------------
+phase "real pages to $URL"
+$PYTHON scripts/compose_check.py ready "$URL" --expect 200
+$PYTHON scripts/compose_check.py pages "$URL" "$ledger" --data "$DATA/test" --count "$PAGES"
+$PYTHON scripts/compose_check.py pages "$URL" "$ledger" --data "$DATA/test" --count "$PAGES" \
+  --threads 3
+$PYTHON scripts/compose_check.py bad "$URL" "$ledger"
+
+db_rows() {  # the rows as the db container's root sees them, through `exec`, no published port
+  compose exec -T db sh -c 'mysql -uroot -p"$MYSQL_ROOT_PASSWORD" -N -B -e \
+    "SELECT request_id, codigo_retorno, largura, altura FROM ImagensAPi.Imagens" 2>/dev/null'
+}
+phase "rows in the db container"
+db_rows | $PYTHON scripts/compose_check.py rows "$ledger"
+# Least privilege: the API's user can add rows, not change or remove them.
+for statement in "DELETE FROM ImagensAPi.Imagens" "UPDATE ImagensAPi.Imagens SET codigo_retorno = 9" \
+    "DROP TABLE ImagensAPi.Imagens"; do
+  if compose exec -T -e "SQL=$statement" db sh -c \
+      'mysql -h 127.0.0.1 -u"$MYSQL_API_USER" -p"$MYSQL_API_PASSWORD" -e "$SQL" 2>&1'; then
+    die "the API's MySQL user may run: $statement"
+  fi
+done
+compose exec -T db sh -c 'mysql -h 127.0.0.1 -u"$MYSQL_API_USER" -p"$MYSQL_API_PASSWORD" -N \
+  -e "SHOW GRANTS" 2>/dev/null'
+
+# --- outages ------------------------------------------------------------------------------------
+phase "serving paused (hangs): timeout path"
+compose pause serving
+$PYTHON scripts/compose_check.py outage "$URL" "$ledger" --page "$page" \
+  --timeout "$((TF_TIMEOUT + 5))"
+compose unpause serving
+
+phase "serving stopped: HTTP 503, code 5"
+compose stop serving
+$PYTHON scripts/compose_check.py outage "$URL" "$ledger" --page "$page" --timeout "$TF_TIMEOUT"
+$PYTHON scripts/compose_check.py ready "$URL" --expect 503 --wait 15
+
+phase "serving started: the API recovers by itself"
+compose start serving
+$PYTHON scripts/compose_check.py recover "$URL" "$ledger" --page "$page" --wait 240
+$PYTHON scripts/compose_check.py ready "$URL" --expect 200 --wait 30
+wait_healthy serving 60
+
+phase "all rows in the db container"
+db_rows | $PYTHON scripts/compose_check.py rows "$ledger"
+
+phase end
+log "summary"
+printf '%s\n' "${PHASES[@]}"
+awk -v a="$t0" -v b="$(date +%s.%N)" \
+  'BEGIN { printf "%-44s %6.1fs\n", "total (before down -v)", b - a }'
+echo
+docker image ls --format '{{.Repository}}:{{.Tag}}\t{{.Size}}' \
+  | grep -E "^(ddd-standin|ddd-serving)/" | sort
+echo "no TensorFlow in $API_IMAGE: $no_tf_proof"
+echo "compose-test passed"

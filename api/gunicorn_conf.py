@@ -1,8 +1,14 @@
 """gunicorn settings for the service, from the same environment as the app (api/config.py)."""
 
+import os
+import tempfile
+
 from api.config import from_env
 
 _config = from_env()
+# Several workers share /metrics through files (prometheus_client's multiprocess mode); set here,
+# in the master, so that every worker sees it before it imports the app.
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="ddd-metrics-"))
 
 bind = f"{_config.host}:{_config.port}"
 workers = _config.web_concurrency
@@ -22,3 +28,10 @@ def worker_exit(server, worker) -> None:
     services = getattr(app, "extensions", {}).get("ddd") if app is not None else None
     if services is not None:
         services.close()
+
+
+def child_exit(server, worker) -> None:
+    """Drops a dead worker's live gauges from /metrics (its counters stay counted)."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

@@ -55,7 +55,9 @@ def remove_background() -> Response:
         outcome.dirty = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
         page = read_page(decode_base64(value, svc.config.max_image_bytes), svc.config.max_pixels)
         outcome.width, outcome.height = page.width, page.height
-        outcome.clean = to_data_url(clean_page(svc.backend, page))
+        with svc.metrics.inference_seconds.time():
+            png = clean_page(svc.backend, page)
+        outcome.clean = to_data_url(png)
     except ApiError as err:
         outcome.code, outcome.detail, outcome.status = err.code, err.detail, err.status
     except Exception:  # the one boundary where a bug must still give JSON and a log row
@@ -68,7 +70,11 @@ def remove_background() -> Response:
         altura=outcome.height, duracao_ms=round(duration_ms, 3),
         versao_modelo=svc.backend.version() if outcome.code == Code.OK else None,
     )
+    written = time.perf_counter()
     stored = svc.request_log.write(record)
+    svc.metrics.log_write_seconds.labels(stored).observe(time.perf_counter() - written)
+    svc.metrics.requests.labels(str(int(outcome.code))).inc()
+    svc.metrics.request_seconds.observe(time.perf_counter() - started)
     log_line(request_id, outcome, duration_ms, stored)
     return respond(outcome, request_id)
 
@@ -140,6 +146,13 @@ def log_line(request_id: str, outcome: Outcome, duration_ms: float, stored: str)
 def health() -> Response:
     """The process answers; says nothing about the model or MySQL (see /ready)."""
     return jsonify({"status": "ok"})
+
+
+@bp.get("/metrics")
+def metrics() -> Response:
+    """Prometheus text format."""
+    payload, content_type = services().metrics.render()
+    return Response(payload, content_type=content_type)
 
 
 @bp.get("/ready")

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from api.backends import ModelBackend, build_backend
 from api.config import Config
+from api.metrics import Metrics
 from api.request_log import RequestLog
 from api.spool import Spool
 from api.store import Store
@@ -21,6 +22,7 @@ class Services:
     store: Store
     spool: Spool
     request_log: RequestLog
+    metrics: Metrics
 
     def close(self) -> None:
         """Lets the spool replay once more, then releases the model and connections."""
@@ -42,4 +44,5 @@ def build_services(config: Config) -> Services:
     spool = Spool(config.spool_dir)
     request_log = RequestLog(store, spool, drain_interval=config.spool_drain_interval)
     request_log.start()
-    return Services(config, backend, store, spool, request_log)
+    metrics = Metrics(spool.depth, backend.version, backend.kind)
+    return Services(config, backend, store, spool, request_log, metrics)

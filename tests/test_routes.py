@@ -254,3 +254,20 @@ def test_request_id_header_is_unique_and_matches_row(live):
     assert len(ids) == 5
     for request_id in ids:
         assert database.row(request_id)["codigo_retorno"] == 2
+
+
+def test_metrics_count_codes_and_time_the_steps(start_server):
+    import requests
+
+    server, _ = start_server()
+    server.clean(page_png(30, 20))
+    server.post({})
+    server.post({})
+    text = requests.get(server.url + "/metrics", timeout=5).text
+    assert 'ddd_requests_total{codigo_retorno="0"} 1.0' in text
+    assert 'ddd_requests_total{codigo_retorno="2"} 2.0' in text
+    assert "ddd_request_duration_seconds_count 3.0" in text
+    assert "ddd_inference_duration_seconds_count 1.0" in text
+    assert 'ddd_log_write_duration_seconds_count{destination="db"} 3.0' in text
+    assert "ddd_spool_pending_rows 0.0" in text
+    assert 'ddd_model_info{backend="in-process",version="1"} 1.0' in text

@@ -1,0 +1,74 @@
+"""Denoiser architectures: pure functions returning `keras.Model`s of standard layers only.
+
+Both map float32 [B, H, W, 1] in [0, 1] to the same shape for any H, W that are multiples of the
+model's `multiple` (the export pads pages to that), so they export with `training.export` unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import keras
+from keras import layers
+
+
+def build_baseline(name: str = "baseline") -> keras.Model:
+    """The original service's autoencoder (the widely copied Kaggle one), kept for comparison.
+
+    Two 3x3 conv+pool stages and a sigmoid output; needs sizes that are multiples of 4.
+    """
+    inp = keras.Input((None, None, 1), name="image")
+    x = layers.Conv2D(32, 3, activation="relu", padding="same")(inp)
+    x = layers.MaxPooling2D()(x)
+    x = layers.Conv2D(64, 3, activation="relu", padding="same")(x)
+    x = layers.MaxPooling2D()(x)
+    x = layers.Conv2D(64, 3, activation="relu", padding="same")(x)
+    x = layers.UpSampling2D()(x)
+    x = layers.Conv2D(32, 3, activation="relu", padding="same")(x)
+    x = layers.UpSampling2D()(x)
+    out = layers.Conv2D(1, 3, activation="sigmoid", padding="same", name="clean")(x)
+    return keras.Model(inp, out, name=name)
+
+
+def build_unet(
+    widths: Sequence[int] = (16, 32, 48, 64),
+    convs_per_level: int = 2,
+    name: str = "unet",
+) -> keras.Model:
+    """A small U-Net with a residual output: clean = input + correction.
+
+    Full resolution keeps few channels (it dominates the cost); the coarse levels are cheap and
+    give the large receptive field that stains and shadows need. The residual output makes
+    "leave the ink alone" the easy default and the network only learns the background to remove.
+    Needs sizes that are multiples of 2 ** (len(widths) - 1).
+    """
+    inp = keras.Input((None, None, 1), name="image")
+    x = layers.Rescaling(2.0, offset=-1.0)(inp)  # centred input trains faster
+    skips = []
+    for level, width in enumerate(widths):
+        if level:
+            x = layers.MaxPooling2D()(x)
+        x = _conv_block(x, width, convs_per_level)
+        skips.append(x)
+    for width, skip in zip(reversed(widths[:-1]), reversed(skips[:-1]), strict=True):
+        x = layers.UpSampling2D()(x)
+        x = layers.Concatenate()([x, skip])
+        x = _conv_block(x, width, convs_per_level)
+    correction = layers.Conv2D(1, 1, name="correction")(x)
+    out = layers.Add(name="clean")([inp, correction])
+    return keras.Model(inp, out, name=name)
+
+
+def _conv_block(x, width: int, n: int):
+    for _ in range(n):
+        x = layers.Conv2D(width, 3, padding="same", activation="relu")(x)
+    return x
+
+
+def size_multiple(model: keras.Model) -> int:
+    """Size multiple a model needs: 2 ** (number of 2x poolings)."""
+    pools = sum(isinstance(layer, layers.MaxPooling2D) for layer in model.layers)
+    return 2**pools
+
+
+BUILDERS = {"unet": build_unet, "baseline": build_baseline}

@@ -1,0 +1,243 @@
+"""Train a denoiser on native-resolution patches; keep the checkpoint with the best validation RMSE.
+
+    python -m training.train --model unet --name unet-val          # block split, validation
+    python -m training.train --model unet --val-blocks --name ship  # all 120 pairs, fixed epochs
+
+Every run writes runs/<name>/: config.json (resolved knobs), history.json, metrics.json,
+loss_curve.png, model.keras (best on validation, or last without validation) and card.json (the
+model card fields that `python -m training.export model.keras --card card.json` adds).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from training.data import (
+    DEFAULT_DATA,
+    VAL_BLOCKS,
+    PatchSampler,
+    block_of,
+    list_ids,
+    load_pages,
+    patch_dataset,
+    robustness_pages,
+    split_by_blocks,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """All training knobs, in one place."""
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data", default=str(DEFAULT_DATA), help="dataset folder (README layout)")
+    p.add_argument("--model", choices=["unet", "baseline"], default="unet", help="architecture")
+    p.add_argument("--widths", type=int, nargs="+", default=[16, 24, 48, 64, 96],
+                   help="U-Net channels per level (full resolution first)")
+    p.add_argument("--epochs", type=int, default=60, help="epochs (an epoch = --steps batches)")
+    p.add_argument("--steps", type=int, default=250, help="batches per epoch")
+    p.add_argument("--patch", type=int, default=192, help="training patch side (native pixels)")
+    p.add_argument("--batch", type=int, default=8, help="patches per batch")
+    p.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (Adam)")
+    p.add_argument("--warmup", type=int, default=200, help="linear warm-up steps")
+    p.add_argument("--synthetic", type=float, default=0.5,
+                   help="share of patches on synthetic backgrounds")
+    p.add_argument("--overlay", type=float, default=0.3,
+                   help="share of real patches darkened further by a synthetic field")
+    p.add_argument("--val-blocks", type=int, nargs="*", default=list(VAL_BLOCKS),
+                   help="validation blocks; give none to train on every pair (no validation)")
+    p.add_argument("--patience", type=int, default=15,
+                   help="early stopping: epochs without a better validation RMSE")
+    p.add_argument("--margin", type=int, default=32,
+                   help="mirror margin used when validating whole pages (as in the export)")
+    p.add_argument("--seed", type=int, default=0, help="seed for weights, patches and order")
+    p.add_argument("--threads", type=int, default=2, help="TensorFlow intra-op threads")
+    p.add_argument("--name", help="run folder name under --runs (default: model-seed)")
+    p.add_argument("--runs", default=str(ROOT / "runs"), help="parent folder of run folders")
+    p.add_argument("--reference-runs", nargs="*", default=[],
+                   help="run folders whose validation metrics the model card quotes")
+    p.add_argument("--verbose", type=int, default=1, help="Keras progress: 0 none, 1 bar, 2 line")
+    return p.parse_args(argv)
+
+
+def setup_tf(seed: int, threads: int):
+    """Seeds, thread pools and deterministic kernels, before any op runs."""
+    import keras
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(2)
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+    return keras, tf
+
+
+def build_model(args: argparse.Namespace):
+    from training.model import build_baseline, build_unet
+
+    if args.model == "baseline":
+        return build_baseline()
+    return build_unet(widths=args.widths)
+
+
+def learning_rate(args: argparse.Namespace):
+    """Linear warm-up then cosine decay to zero: the last epoch's weights are settled, which is
+    what the all-data run (no validation to pick from) ships."""
+    import keras
+
+    total = args.epochs * args.steps
+    return keras.optimizers.schedules.CosineDecay(
+        0.0, decay_steps=max(1, total - args.warmup), warmup_target=args.lr,
+        warmup_steps=args.warmup,
+    )
+
+
+def make_validation_callback(keras, model, val_sets: dict, multiple: int, margin: int):
+    """Adds `val_rmse` (and one entry per extra set) to the epoch logs, measured on whole pages
+    exactly as the export runs them; callbacks after it (checkpoint, early stop) read it."""
+    from training.evaluate import denoise_pages, keras_denoiser, score_pages
+
+    denoiser = keras_denoiser(model, multiple=multiple, margin=margin)
+
+    class PageValidation(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            for key, pages in val_sets.items():
+                outputs = denoise_pages(denoiser, pages)
+                logs[key] = score_pages(outputs, pages, with_ssim=False)["rmse"]
+            print(" - ".join(f"{k} {logs[k]:.4f}" for k in val_sets), flush=True)
+
+    return PageValidation()
+
+
+def plot_history(history: dict[str, list[float]], path: Path, title: str) -> None:
+    """Training loss (as RMSE on patches) and validation RMSE per epoch, log scale."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.6), dpi=100)
+    epochs = np.arange(1, len(history["loss"]) + 1)
+    ax.plot(epochs, np.sqrt(history["loss"]), label="train RMSE (patches, augmented)")
+    for key, label in (("val_rmse", "validation RMSE (real pages)"),
+                       ("val_unseen_rmse", "validation RMSE (unseen synthetic backgrounds)")):
+        if key in history:
+            ax.plot(epochs, history[key], label=label)
+    ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("RMSE")
+    ax.set_title(title, fontsize=10)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def model_card(args, metrics: dict, train_ids: list[int], val_ids: list[int]) -> dict:
+    """Card fields for the export: data, validation figures (this run's or the quoted runs'),
+    the command that reproduces the model."""
+    reference = {}
+    for folder in args.reference_runs:
+        ref = json.loads((Path(folder) / "metrics.json").read_text())
+        reference[Path(folder).name] = {k: ref.get(k) for k in
+                                        ("model", "val_rmse", "val_unseen_rmse", "best_epoch",
+                                         "val_blocks", "parameters", "wall_minutes")}
+    return {
+        "model": args.model,
+        "architecture": metrics["architecture"],
+        "multiple": metrics["multiple"],
+        "training_data": {
+            "source": "NoisyOffice via Kaggle 'Denoising Dirty Documents' (CC BY 4.0): "
+                      "dirty/clean 8-bit grayscale pages at native resolution",
+            "pairs": len(train_ids), "ids": train_ids,
+            "blocks": sorted({block_of(i) for i in train_ids}),
+            "augmentation": f"{args.patch}px patches, flips, {args.synthetic:.0%} on synthetic "
+                            "backgrounds (stains, rings, folds, wrinkles, crumples, shadows, "
+                            "tints), brightness/contrast/gamma, blur, noise, JPEG",
+        },
+        "validation": {
+            "blocks": args.val_blocks, "ids": val_ids,
+            "val_rmse": metrics.get("val_rmse"), "val_unseen_rmse": metrics.get("val_unseen_rmse"),
+            "reference_runs": reference,
+        },
+        "training": {"epochs": metrics["epochs_run"], "wall_minutes": metrics["wall_minutes"],
+                     "seed": args.seed, "command": metrics["command"]},
+    }
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    keras, tf = setup_tf(args.seed, args.threads)
+    from training.model import size_multiple
+
+    ids = list_ids(args.data, "train_cleaned")
+    train_ids, val_ids = split_by_blocks(ids, args.val_blocks)
+    train_pages = load_pages(args.data, train_ids)
+    val_pages = load_pages(args.data, val_ids)
+    run = Path(args.runs) / (args.name or f"{args.model}-seed{args.seed}")
+    run.mkdir(parents=True, exist_ok=True)
+    command = "python -m training.train " + shlex.join(sys.argv[1:] if argv is None else argv)
+    config = {**vars(args), "train_ids": train_ids, "val_ids": val_ids, "command": command}
+    (run / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+
+    model = build_model(args)
+    multiple = size_multiple(model)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate(args)), loss="mse")
+    sampler = PatchSampler(train_pages, args.patch, seed=args.seed,
+                           synthetic=args.synthetic, overlay=args.overlay)
+    callbacks = []
+    if val_pages:
+        val_sets = {"val_rmse": val_pages, "val_unseen_rmse": robustness_pages(val_pages)}
+        callbacks += [
+            make_validation_callback(keras, model, val_sets, multiple, args.margin),
+            keras.callbacks.ModelCheckpoint(str(run / "model.keras"), monitor="val_rmse",
+                                            mode="min", save_best_only=True),
+            keras.callbacks.EarlyStopping(monitor="val_rmse", mode="min",
+                                          patience=args.patience, restore_best_weights=True),
+        ]
+    callbacks.append(keras.callbacks.CSVLogger(str(run / "history.csv")))
+    start = time.time()
+    fit = model.fit(patch_dataset(sampler, args.batch), epochs=args.epochs,
+                    steps_per_epoch=args.steps, callbacks=callbacks, verbose=args.verbose)
+    wall = (time.time() - start) / 60
+    if not val_pages:
+        model.save(run / "model.keras")
+    history = {k: [float(v) for v in vs] for k, vs in fit.history.items()}
+    (run / "history.json").write_text(json.dumps(history, indent=2) + "\n")
+    best = int(np.argmin(history["val_rmse"])) if val_pages else len(history["loss"]) - 1
+    metrics = {
+        "model": args.model,
+        "architecture": model.name if args.model == "baseline" else f"unet{args.widths}",
+        "parameters": int(model.count_params()),
+        "multiple": multiple,
+        "epochs_run": len(history["loss"]),
+        "best_epoch": best + 1,
+        "train_loss_rmse": math.sqrt(history["loss"][best]),
+        "val_blocks": args.val_blocks,
+        "wall_minutes": round(wall, 1),
+        "command": command,
+    }
+    for key in ("val_rmse", "val_unseen_rmse"):
+        if key in history:
+            metrics[key] = history[key][best]
+    (run / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    card = model_card(args, metrics, train_ids, val_ids)
+    (run / "card.json").write_text(json.dumps(card, indent=2) + "\n")
+    plot_history(history, run / "loss_curve.png", f"{metrics['architecture']}, run {run.name}")
+    print(json.dumps({k: metrics[k] for k in metrics if k != "command"}), flush=True)
+    return metrics
+
+
+if __name__ == "__main__":
+    main()

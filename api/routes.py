@@ -95,7 +95,7 @@ def read_json(req: Request, outcome: Outcome) -> object:
         raise ApiError(Code.TOO_LARGE, "corpo da requisição excede o limite") from None
     try:
         return json.loads(raw)
-    except ValueError as err:
+    except (ValueError, RecursionError) as err:  # RecursionError: absurdly deep nesting
         outcome.dirty = raw.decode("utf-8", "replace")
         raise ApiError(Code.BAD_REQUEST, f"corpo não é JSON válido: {err}") from None
 

@@ -21,6 +21,7 @@ from serving.config_files import ModelConfig, VersionPolicy
 from serving.errors import Code, ServingError
 from serving.model_manager import ModelManager, VersionState
 from tests.conftest import build_tiny_denoiser, page_png
+from tests.serving_contract.fake_models import add_version
 from tests.serving_contract.local_server import free_port, running_server, stop
 from tests.serving_contract.payloads import MODEL, b64
 
@@ -41,13 +42,6 @@ class FakeLoader:
         runner.close = lambda: setattr(runner, "closed", True)
         self.runners[version] = runner
         return runner
-
-
-def add_version(base: Path, version: int, content: bytes = b"graph") -> Path:
-    folder = base / str(version)
-    (folder / "variables").mkdir(parents=True)
-    (folder / "saved_model.pb").write_bytes(content)
-    return folder
 
 
 def manager_for(base: Path, loader: FakeLoader, **config) -> ModelManager:

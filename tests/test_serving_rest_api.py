@@ -1,0 +1,130 @@
+"""REST routing details that need control over the model: timeouts, CORS, labels, path forms.
+
+Each case follows tensorflow_serving/model_servers/http_rest_api_util.cc (path regexes, version
+parsing, labels), http_server.cc (CORS preflight, DEADLINE_EXCEEDED -> 504) and
+server_core.cc (label lookup). The model is a fake that echoes, run through the real runner,
+manager and WSGI app.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+import pytest
+from werkzeug.test import Client
+
+from serving.config_files import ModelConfig, VersionPolicy
+from serving.model_manager import ModelManager, ModelRegistry
+from serving.rest_api import RestApi
+from serving.runner import VersionRunner
+from tests.serving_contract.fake_models import add_version
+from tests.serving_contract.payloads import MODEL
+
+
+def echo_signature():
+    from tensorflow.core.protobuf import meta_graph_pb2
+
+    signature = meta_graph_pb2.SignatureDef(method_name="tensorflow/serving/predict")
+    signature.inputs["x"].dtype = 1
+    signature.outputs["y"].dtype = 1
+    return signature
+
+
+@dataclass
+class EchoServable:
+    """Returns its input plus its version; `delay` makes it slow."""
+
+    name: str
+    version: int
+    delay: float = 0.0
+    signature_defs: dict = field(default_factory=lambda: {"serving_default": echo_signature()})
+
+    def input_dtypes(self, signature_name: str) -> dict[str, int]:
+        return {"x": 1}
+
+    def run(self, signature_name: str, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        time.sleep(self.delay)
+        return {"y": inputs["x"] + self.version}
+
+
+@pytest.fixture(scope="module")
+def pool():
+    with ThreadPoolExecutor(4) as executor:
+        yield executor
+
+
+def client_for(tmp_path, pool, delay: float = 0.0, **api_options) -> Client:
+    for version in (1, 2):
+        add_version(tmp_path, version)
+    config = ModelConfig(MODEL, str(tmp_path), VersionPolicy("all"), {"stable": 1})
+    manager = ModelManager(config, lambda name, version, path: VersionRunner(
+        EchoServable(name, version, delay), pool))
+    registry = ModelRegistry([manager], poll_wait_seconds=0)
+    registry.start()
+    return Client(RestApi(registry, **{"timeout_ms": 5000, **api_options}))
+
+
+def test_slow_model_call_answers_504_at_the_rest_timeout(tmp_path, pool):
+    client = client_for(tmp_path, pool, delay=1.0, timeout_ms=100)
+    started = time.monotonic()
+    answer = client.post(f"/v1/models/{MODEL}:predict", json={"instances": [1.0]})
+    assert (answer.status_code, answer.json) == (504, {"error": "Deadline Exceeded"})
+    assert time.monotonic() - started < 0.9
+
+
+def test_labels_pick_their_version_and_unknown_labels_are_400(tmp_path, pool):
+    client = client_for(tmp_path, pool)
+    stable = client.post(f"/v1/models/{MODEL}/labels/stable:predict", json={"instances": [1.0]})
+    assert stable.json == {"predictions": [2.0]}
+    latest = client.post(f"/v1/models/{MODEL}:predict", json={"instances": [1.0]})
+    assert latest.json == {"predictions": [3.0]}
+    unknown = client.post(f"/v1/models/{MODEL}/labels/beta:predict", json={"instances": [1.0]})
+    assert (unknown.status_code, unknown.json) == (
+        400, {"error": "Unrecognized servable version label: beta"})
+    metadata = client.get(f"/v1/models/{MODEL}/labels/stable/metadata")
+    assert metadata.json["model_spec"]["version"] == "1"
+
+
+def test_status_with_a_label_lists_all_versions_as_tf_serving_does(tmp_path, pool):
+    client = client_for(tmp_path, pool)
+    answer = client.get(f"/v1/models/{MODEL}/labels/anything")
+    assert [s["version"] for s in answer.json["model_version_status"]] == ["2", "1"]
+
+
+@pytest.mark.parametrize(("method", "path", "status", "message"), [
+    ("POST", f"/v1/models/{MODEL}/versions/99999999999999999999:predict", 400,
+     "Failed to convert version: 99999999999999999999 to numeric."),
+    ("POST", f"/v1/models/{MODEL}/versions/1/labels/stable:predict", 400, "Malformed request"),
+    ("POST", f"/v1/models/{MODEL}/version/1:predict", 400, "Malformed request"),
+    ("POST", f"/v1/models/{MODEL}/metadata", 400, "Malformed request"),
+    ("PUT", f"/v1/models/{MODEL}", 400, f"Malformed request: PUT /v1/models/{MODEL}"),
+    ("GET", "/v1/foo", 400, "Malformed request: GET /v1/foo"),
+])
+def test_malformed_paths(tmp_path, pool, method, path, status, message):
+    answer = client_for(tmp_path, pool).open(path, method=method, json={"instances": [1.0]})
+    assert answer.status_code == status
+    assert message in answer.json["error"]
+
+
+def test_paths_are_case_insensitive_and_names_percent_decoded(tmp_path, pool):
+    client = client_for(tmp_path, pool)
+    answer = client.post(f"/V1/MODELS/{MODEL}/VERSIONS/1:PREDICT", json={"inputs": [1.0]})
+    assert answer.json == {"outputs": [2.0]}
+    encoded = "".join(f"%{ord(c):02x}" for c in MODEL)
+    assert client.get(f"/v1/models/{encoded}").status_code == 200
+
+
+def test_cors_headers_and_preflight(tmp_path, pool):
+    client = client_for(tmp_path, pool, cors=True)
+    answer = client.get(f"/v1/models/{MODEL}")
+    assert answer.headers["Access-Control-Allow-Origin"] == "*"
+    assert client.options(f"/v1/models/{MODEL}:predict",
+                          headers={"Origin": "http://localhost:3000"}).status_code == 200
+    refused = client.options(f"/v1/models/{MODEL}:predict")
+    assert (refused.status_code, refused.json) == (
+        400, {"error": "Origin header is missing in CORS preflight"})
+    assert "Access-Control-Allow-Origin" not in client_for(
+        tmp_path / "plain", pool).get(f"/v1/models/{MODEL}").headers

@@ -98,24 +98,6 @@ def test_status_of_one_version(target):
          "status": {"error_code": "OK", "error_message": ""}}]}
 
 
-def test_status_of_unknown_version_is_404(target):
-    answer = target.get("/versions/999999")
-    assert answer.status_code == 404
-    assert error_of(answer) == f"Could not find version 999999 of model {MODEL}"
-
-
-def test_status_of_unknown_model_is_404(target):
-    answer = target.http.get(f"{target.url}/v1/models/nosuchmodel", timeout=60)
-    assert answer.status_code == 404
-    assert error_of(answer) == "Could not find any versions of model nosuchmodel"
-
-
-def test_status_without_model_name_is_400(target):
-    answer = target.http.get(f"{target.url}/v1/models", timeout=60)
-    assert answer.status_code == 400
-    assert "Missing model name in request." in error_of(answer)
-
-
 @pytest.mark.parametrize("suffix", ["/metadata", "/versions/{version}/metadata"])
 def test_metadata_is_the_signature_def_map(target, suffix):
     version = target.served_version()
@@ -138,10 +120,19 @@ def test_metadata_is_the_signature_def_map(target, suffix):
     assert denoise["outputs"]["clean"]["dtype"] == "DT_FLOAT"
 
 
-def test_metadata_of_unknown_version_is_404(target):
-    answer = target.get("/versions/999999/metadata")
-    assert answer.status_code == 404
-    assert error_of(answer) == f"Servable not found for request: Specific({MODEL}, 999999)"
+@pytest.mark.parametrize(("path", "status", "message"), [
+    (f"/v1/models/{MODEL}/versions/999999", 404,
+     f"Could not find version 999999 of model {MODEL}"),
+    ("/v1/models/nosuchmodel", 404, "Could not find any versions of model nosuchmodel"),
+    ("/v1/models", 400, "Missing model name in request."),
+    (f"/v1/models/{MODEL}/versions/999999/metadata", 404,
+     f"Servable not found for request: Specific({MODEL}, 999999)"),
+    (f"/v1/models/{MODEL}:predict", 400, f"Malformed request: GET /v1/models/{MODEL}:predict"),
+])
+def test_bad_gets_get_tf_serving_status_and_error(target, path, status, message):
+    answer = target.http.get(target.url + path, timeout=60)
+    assert answer.status_code == status
+    assert error_of(answer) == message
 
 
 # --- predict --------------------------------------------------------------------------------
@@ -263,12 +254,6 @@ def test_predict_on_unknown_model_is_404(target):
                               json={"instances": [NOT_AN_IMAGE]}, timeout=60)
     assert answer.status_code == 404
     assert error_of(answer) == "Servable not found for request: Latest(nosuchmodel)"
-
-
-def test_get_on_predict_url_is_malformed(target):
-    answer = target.get(":predict")
-    assert answer.status_code == 400
-    assert error_of(answer) == f"Malformed request: GET /v1/models/{MODEL}:predict"
 
 
 def test_paths_outside_v1_are_plain_404(target):

@@ -4,9 +4,9 @@ Standard library only, so it runs with any python3 >= 3.9 on the host. Every req
 appended to a ledger (request id from the X-Request-ID header, codigo_retorno, HTTP status, size)
 so that `rows` can check the db container's Imagens table against exactly what was sent.
 
-  compose_check.py pages  URL LEDGER --data DIR --count N [--threads T]
+  compose_check.py pages  URL LEDGER --data DIR --count N [--threads T] [--offset K]
   compose_check.py bad    URL LEDGER
-  compose_check.py outage URL LEDGER --page PNG --timeout SECONDS
+  compose_check.py outage URL LEDGER --page PNG --timeout SECONDS [--hang] [--note TEXT]
   compose_check.py recover URL LEDGER --page PNG --wait SECONDS
   compose_check.py ready  URL --expect 200|503 [--wait SECONDS]
   compose_check.py rows   LEDGER < tab-separated "request_id codigo_retorno largura altura"
@@ -109,7 +109,9 @@ def cmd_pages(args) -> None:
     pages = sorted(Path(args.data).glob("*.png"), key=lambda p: (len(p.stem), p.stem))
     if len(pages) < args.count:
         raise CheckFailed(f"{args.data}: {len(pages)} PNG pages, {args.count} wanted")
-    chosen = pages[: args.count]
+    # Spread over the folder, so both page sizes come up; --offset picks other pages.
+    step = len(pages) // args.count
+    chosen = pages[args.offset % step::step][: args.count]
 
     def one(path: Path) -> dict:
         entry = send(args.url, args.ledger, path.read_bytes(), f"page {path.name}")
@@ -141,17 +143,22 @@ def cmd_bad(args) -> None:
 
 
 def cmd_outage(args) -> None:
-    entry = send(args.url, args.ledger, Path(args.page).read_bytes(), "serving stopped",
-                 timeout=args.timeout + 30)
-    body = entry["body"]
+    """HTTP 503 code 5 within the API's TF_SERVING_TIMEOUT (plus a few seconds of slack for the
+    connect retry); with --hang, not much sooner either: the timeout itself must have fired."""
+    entry = send(args.url, args.ledger, Path(args.page).read_bytes(), args.note,
+                 timeout=args.timeout + 60)
+    body, seconds = entry["body"], entry["seconds"]
     if entry["status"] != 503 or body.get("codigo_retorno") != 5:
-        raise CheckFailed(f"serving stopped: HTTP {entry['status']} code"
+        raise CheckFailed(f"{args.note}: HTTP {entry['status']} code"
                           f" {body.get('codigo_retorno')}, wanted HTTP 503 code 5")
-    if entry["seconds"] > args.timeout:
-        raise CheckFailed(f"serving stopped: answered after {entry['seconds']:.2f}s, over the"
-                          f" configured TF_SERVING_TIMEOUT of {args.timeout}s")
-    print(f"  serving stopped: HTTP 503, code 5 in {entry['seconds']:.2f}s"
-          f" (TF_SERVING_TIMEOUT {args.timeout:g}s): {body.get('detalhe', '')}")
+    if seconds > args.timeout + 5:
+        raise CheckFailed(f"{args.note}: answered after {seconds:.2f}s, over the configured"
+                          f" TF_SERVING_TIMEOUT of {args.timeout:g}s")
+    if args.hang and seconds < args.timeout * 0.9:
+        raise CheckFailed(f"{args.note}: answered after {seconds:.2f}s, before the"
+                          f" TF_SERVING_TIMEOUT of {args.timeout:g}s could have fired")
+    print(f"  {args.note}: HTTP 503, code 5 in {seconds:.2f}s (TF_SERVING_TIMEOUT"
+          f" {args.timeout:g}s): {body.get('detalhe', '')}")
 
 
 def cmd_recover(args) -> None:
@@ -232,9 +239,12 @@ def main(argv: list[str] | None = None) -> int:
     sub.choices["pages"].add_argument("--data", required=True)
     sub.choices["pages"].add_argument("--count", type=int, default=6)
     sub.choices["pages"].add_argument("--threads", type=int, default=1)
+    sub.choices["pages"].add_argument("--offset", type=int, default=0)
     for name in ("outage", "recover"):
         sub.choices[name].add_argument("--page", required=True)
     sub.choices["outage"].add_argument("--timeout", type=float, required=True)
+    sub.choices["outage"].add_argument("--note", default="serving down")
+    sub.choices["outage"].add_argument("--hang", action="store_true")
     sub.choices["recover"].add_argument("--wait", type=float, default=180)
     sub.choices["ready"].add_argument("--expect", type=int, required=True)
     sub.choices["ready"].add_argument("--wait", type=float, default=0)

@@ -168,7 +168,7 @@ phase "real pages to $URL"
 $PYTHON scripts/compose_check.py ready "$URL" --expect 200
 $PYTHON scripts/compose_check.py pages "$URL" "$ledger" --data "$DATA/test" --count "$PAGES"
 $PYTHON scripts/compose_check.py pages "$URL" "$ledger" --data "$DATA/test" --count "$PAGES" \
-  --threads 3
+  --threads 3 --offset 1
 $PYTHON scripts/compose_check.py bad "$URL" "$ledger"
 
 db_rows() {  # the rows as the db container's root sees them, through `exec`, no published port
@@ -177,9 +177,9 @@ db_rows() {  # the rows as the db container's root sees them, through `exec`, no
 }
 phase "rows in the db container"
 db_rows | $PYTHON scripts/compose_check.py rows "$ledger"
-# Least privilege: the API's user can add rows, not change or remove them.
-for statement in "DELETE FROM ImagensAPi.Imagens" "UPDATE ImagensAPi.Imagens SET codigo_retorno = 9" \
-    "DROP TABLE ImagensAPi.Imagens"; do
+# Least privilege: the API's user can add rows, not remove them or change the schema.
+for statement in "DELETE FROM ImagensAPi.Imagens" "DROP TABLE ImagensAPi.Imagens" \
+    "ALTER TABLE ImagensAPi.Imagens ADD COLUMN x INT" "CREATE TABLE mysql.x (i INT)"; do
   if compose exec -T -e "SQL=$statement" db sh -c \
       'mysql -h 127.0.0.1 -u"$MYSQL_API_USER" -p"$MYSQL_API_PASSWORD" -e "$SQL" 2>&1'; then
     die "the API's MySQL user may run: $statement"
@@ -191,13 +191,14 @@ compose exec -T db sh -c 'mysql -h 127.0.0.1 -u"$MYSQL_API_USER" -p"$MYSQL_API_P
 # --- outages ------------------------------------------------------------------------------------
 phase "serving paused (hangs): timeout path"
 compose pause serving
-$PYTHON scripts/compose_check.py outage "$URL" "$ledger" --page "$page" \
-  --timeout "$((TF_TIMEOUT + 5))"
+$PYTHON scripts/compose_check.py outage "$URL" "$ledger" --page "$page" --timeout "$TF_TIMEOUT" \
+  --hang --note "serving paused"
 compose unpause serving
 
 phase "serving stopped: HTTP 503, code 5"
 compose stop serving
-$PYTHON scripts/compose_check.py outage "$URL" "$ledger" --page "$page" --timeout "$TF_TIMEOUT"
+$PYTHON scripts/compose_check.py outage "$URL" "$ledger" --page "$page" --timeout "$TF_TIMEOUT" \
+  --note "serving stopped"
 $PYTHON scripts/compose_check.py ready "$URL" --expect 503 --wait 15
 
 phase "serving started: the API recovers by itself"

@@ -9,7 +9,7 @@ from typing import Any
 from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException
 
-from api import routes
+from api import openapi, routes, web
 from api.codes import Code, body
 from api.config import Config, from_env
 from api.services import build_services
@@ -26,6 +26,8 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = cfg.max_request_bytes
     app.extensions["ddd"] = build_services(cfg)
     app.register_blueprint(routes.bp)
+    app.register_blueprint(web.bp)
+    app.register_blueprint(openapi.bp)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected_error)
     return app

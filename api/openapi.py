@@ -1,0 +1,294 @@
+"""GET /openapi.json: an OpenAPI 3.1 document of every route.
+
+Built from `api.codes` and the running configuration, so the code table, the messages and the
+limits it states cannot drift from what the service answers.
+"""
+
+from __future__ import annotations
+
+from importlib import metadata
+
+from flask import Blueprint, Response, current_app, jsonify
+
+from api.codes import HTTP_STATUS, MESSAGES, Code
+from api.config import Config
+
+bp = Blueprint("openapi", __name__)
+
+# A 4x3 grayscale PNG: small enough to paste, real enough that the service cleans it.
+EXAMPLE_PNG_B64 = (
+    "iVBORw0KGgoAAAANSUhEUgAAAAQAAAADCAAAAACRn/EaAAAAF0lEQVR42mN8xsDAwMRgwcDA+IyBgQEAEiMCCWeCn/UAAAAASUVORK5CYII="
+)
+REQUEST_ID_HEADER = {"$ref": "#/components/headers/X-Request-ID"}
+WHEN: dict[Code, str] = {
+    Code.OK: "cleaned",
+    Code.BAD_REQUEST: "body not JSON, not an object, Content-Type not `application/json` "
+                      "(also 404/405 answers)",
+    Code.MISSING_KEY: "the key `imgb64_dirty` is missing",
+    Code.BAD_IMAGE: "not a string, invalid base64, not a decodable image",
+    Code.TOO_LARGE: "over `MAX_IMAGE_BYTES` or `MAX_PIXELS` (checked before pixels are decoded)",
+    Code.MODEL_UNAVAILABLE: "the model server is down or timed out: retry later",
+    Code.UNAUTHORIZED: "`API_KEY` is set and `X-API-Key` is missing or wrong",
+    Code.INTERNAL: "a bug; tests and fuzzers check that no input reaches it",
+}
+# Example bodies that reach each error code (codes 4 to 7 depend on size, the model or the key).
+ERROR_EXAMPLES: dict[Code, tuple[object, str]] = {
+    Code.BAD_REQUEST: ([1, 2], "o corpo deve ser um objeto JSON"),
+    Code.MISSING_KEY: ({"imgb64": EXAMPLE_PNG_B64}, "o objeto JSON não tem a chave imgb64_dirty"),
+    Code.BAD_IMAGE: ({"imgb64_dirty": "aGVsbG8gd29ybGQ="},  # "hello world"
+                     "os bytes não são uma imagem reconhecida"),
+    Code.TOO_LARGE: (None, "imagem maior que 26214400 bytes"),
+    Code.MODEL_UNAVAILABLE: (None, "o modelo não respondeu; tente novamente"),
+    Code.UNAUTHORIZED: (None, "envie a chave no cabeçalho X-API-Key"),
+    Code.INTERNAL: (None, ""),
+}
+
+
+@bp.get("/openapi.json")
+def openapi_json() -> Response:
+    return jsonify(build_spec(current_app.extensions["ddd"].config))
+
+
+def build_spec(config: Config) -> dict:
+    """The whole document; `remove_background` requires the key only when API_KEY is set."""
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Document cleaning service",
+            "version": _version(),
+            "summary": "Removes stains, folds and shadows from scanned text pages.",
+            "description": _description(config),
+            "license": {"name": "Proprietary", "identifier": "LicenseRef-Proprietary"},
+        },
+        "servers": [{"url": "/", "description": "this service"}],
+        "paths": {
+            "/remove_background": {"post": _remove_background(config)},
+            "/health": {"get": _health()},
+            "/ready": {"get": _ready()},
+            "/metrics": {"get": _metrics()},
+            "/": {"get": _page()},
+            "/static/{filename}": {"get": _static_file()},
+            "/openapi.json": {"get": _openapi()},
+        },
+        "components": {
+            "schemas": _schemas(),
+            "headers": {"X-Request-ID": {
+                "description": "This request's id: the same as the MySQL row's `request_id` and "
+                               "the service log line's.",
+                "required": True,
+                "schema": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
+            }},
+            "securitySchemes": {"ApiKey": {
+                "type": "apiKey", "in": "header", "name": "X-API-Key",
+                "description": "Required only when the service runs with `API_KEY` set "
+                               "(then `security` of `/remove_background` lists it).",
+            }},
+        },
+    }
+
+
+def _version() -> str:
+    try:
+        return metadata.version("ddd-serving")
+    except metadata.PackageNotFoundError:
+        return "0"
+
+
+def _description(config: Config) -> str:
+    rows = "\n".join(
+        f"| {int(code)} | {MESSAGES[code]} | {HTTP_STATUS[code]} | {WHEN[code]} |" for code in Code
+    )
+    return (
+        "`POST /remove_background` takes `{\"imgb64_dirty\": \"<base64 image>\"}` and answers the "
+        "cleaned page as an 8-bit grayscale PNG data URL of exactly the input's size. Every "
+        "answer has `codigo_retorno`, `mensagem` and `imgb64_clean` (`\"\"` on errors), plus "
+        "`detalhe` on errors; every request is logged to MySQL, and its `X-Request-ID` header "
+        "names the row.\n\n"
+        f"Limits of this deployment: {config.max_image_bytes} bytes per image, "
+        f"{config.max_pixels} pixels.\n\n"
+        "| codigo_retorno | mensagem | HTTP | when |\n|---|---|---|---|\n" + rows + "\n"
+    )
+
+
+def _answer_ref(code: Code) -> dict:
+    return {"$ref": f"#/components/schemas/Answer{int(code)}"}
+
+
+def _answer_example(code: Code, detail: str = "") -> dict:
+    body: dict[str, object] = {"codigo_retorno": int(code), "mensagem": MESSAGES[code],
+                               "imgb64_clean": ""}
+    if code == Code.OK:
+        body["imgb64_clean"] = "data:image/png;base64," + EXAMPLE_PNG_B64
+    if detail:
+        body["detalhe"] = detail
+    return body
+
+
+def _remove_background(config: Config) -> dict:
+    request_examples = {
+        "page": {"summary": "a PNG page (raw base64)", "value": {"imgb64_dirty": EXAMPLE_PNG_B64}},
+        "data-url": {"summary": "the same page as a data URL",
+                     "value": {"imgb64_dirty": "data:image/png;base64," + EXAMPLE_PNG_B64}},
+    }
+    for code, (value, _) in ERROR_EXAMPLES.items():
+        if value is not None:
+            request_examples[f"code-{int(code)}"] = {
+                "summary": f"answers code {int(code)}: {MESSAGES[code]}", "value": value}
+    responses: dict[str, dict] = {}
+    for code in Code:
+        status = str(HTTP_STATUS[code])
+        detail = "" if code == Code.OK else ERROR_EXAMPLES[code][1]
+        entry = responses.setdefault(status, {
+            "description": "", "headers": {"X-Request-ID": REQUEST_ID_HEADER},
+            "content": {"application/json": {"schema": {"oneOf": []}, "examples": {}}},
+        })
+        entry["description"] = "; ".join(filter(None, [entry["description"], MESSAGES[code]]))
+        media = entry["content"]["application/json"]
+        media["schema"]["oneOf"].append(_answer_ref(code))
+        media["examples"][f"code-{int(code)}"] = {"summary": MESSAGES[code],
+                                                  "value": _answer_example(code, detail)}
+    for entry in responses.values():
+        schema = entry["content"]["application/json"]["schema"]
+        if len(schema["oneOf"]) == 1:
+            entry["content"]["application/json"]["schema"] = schema["oneOf"][0]
+    return {
+        "operationId": "removeBackground",
+        "summary": "Clean a scanned page",
+        "description": "Ordered checks settle one code (table in the document's description); "
+                       "each request writes exactly one MySQL row, errors included.",
+        "security": [{"ApiKey": []}] if config.api_key else [],
+        "parameters": [{
+            "name": "X-Request-ID", "in": "header", "required": False,
+            "description": "Your own id for this request; written beside ours in the service's "
+                           "log line (the answer's `X-Request-ID` is always the service's).",
+            "schema": {"type": "string", "maxLength": 200},
+        }],
+        "requestBody": {"required": True, "content": {"application/json": {
+            "schema": {"$ref": "#/components/schemas/CleanRequest"},
+            "examples": request_examples,
+        }}},
+        "responses": responses,
+    }
+
+
+def _schemas() -> dict:
+    answers = {}
+    for code in Code:
+        clean = ({"type": "string", "pattern": "^data:image/png;base64,[A-Za-z0-9+/]+=*$"}
+                 if code == Code.OK else {"const": ""})
+        properties = {"codigo_retorno": {"const": int(code)},
+                      "mensagem": {"const": MESSAGES[code]},
+                      "imgb64_clean": clean}
+        required = ["codigo_retorno", "mensagem", "imgb64_clean"]
+        if code != Code.OK:
+            properties["detalhe"] = {"type": "string", "description": "what to fix"}
+        if code not in (Code.OK, Code.INTERNAL):  # a bug may have nothing to tell
+            required.append("detalhe")
+        answers[f"Answer{int(code)}"] = {
+            "type": "object", "title": f"codigo_retorno {int(code)}: {MESSAGES[code]}",
+            "properties": properties, "required": required, "additionalProperties": False,
+        }
+    return {
+        "CleanRequest": {
+            "type": "object", "required": ["imgb64_dirty"],
+            "properties": {"imgb64_dirty": {
+                "type": "string",
+                "description": "The image, base64 (standard or URL-safe, padding optional, line "
+                               "breaks allowed) or a `data:image/...;base64,` URL. PNG, JPEG, "
+                               "GIF, BMP, TIFF or WebP.",
+            }},
+        },
+        **answers,
+        "Readiness": {
+            "type": "object", "required": ["status", "model", "database", "spool"],
+            "properties": {
+                "status": {"enum": ["ready", "degraded", "unavailable"],
+                           "description": "`degraded`: the model answers, MySQL does not (rows "
+                                          "wait in the spool)."},
+                "model": {"type": "object", "required": ["ready"],
+                          "properties": {"ready": {"type": "boolean"}}},
+                "database": {"type": "object", "required": ["reachable", "name"],
+                             "properties": {"reachable": {"type": "boolean"},
+                                            "name": {"type": "string"},
+                                            "error": {"type": ["string", "null"]},
+                                            "max_allowed_packet": {"type": ["integer", "null"]}}},
+                "spool": {"type": "object", "required": ["pending", "rejected"],
+                          "properties": {"pending": {"type": "integer", "minimum": 0},
+                                         "rejected": {"type": "integer", "minimum": 0},
+                                         "dir": {"type": "string"}}},
+            },
+        },
+    }
+
+
+def _health() -> dict:
+    return {
+        "operationId": "health", "summary": "The process is alive (says nothing of the model)",
+        "responses": {"200": {"description": "alive", "content": {"application/json": {
+            "schema": {"type": "object", "required": ["status"],
+                       "properties": {"status": {"const": "ok"}}},
+            "example": {"status": "ok"}}}}},
+    }
+
+
+def _ready() -> dict:
+    ready = {"status": "ready",
+             "model": {"ready": True, "backend": "in-process", "version": "1"},
+             "database": {"reachable": True, "name": "ImagensAPi", "error": None,
+                          "max_allowed_packet": 1073741824},
+             "spool": {"pending": 0, "rejected": 0, "dir": "var/spool"}}
+    down = {**ready, "status": "unavailable",
+            "model": {"ready": False, "backend": "tf-serving", "error": "connection refused"}}
+    schema = {"$ref": "#/components/schemas/Readiness"}
+    return {
+        "operationId": "ready", "summary": "Whether the model answers; details MySQL and the spool",
+        "responses": {
+            "200": {"description": "the model answers (`degraded` while MySQL is down)",
+                    "content": {"application/json": {"schema": schema, "example": ready}}},
+            "503": {"description": "the model does not answer",
+                    "content": {"application/json": {"schema": schema, "example": down}}},
+        },
+    }
+
+
+def _metrics() -> dict:
+    return {
+        "operationId": "metrics", "summary": "Prometheus metrics (text exposition format)",
+        "responses": {"200": {"description": "`ddd_requests_total`, latency histograms, spool "
+                                             "depth, model version", "content": {"text/plain": {
+            "schema": {"type": "string"},
+            "example": 'ddd_requests_total{codigo_retorno="0"} 12.0\n'}}}},
+    }
+
+
+def _page() -> dict:
+    return {
+        "operationId": "page", "summary": "A web page that cleans a picked or dropped image",
+        "responses": {"200": {"description": "the page (its files are under /static/)",
+                              "content": {"text/html": {"schema": {"type": "string"}}}}},
+    }
+
+
+def _static_file() -> dict:
+    not_found = {"description": "no such file (the API's JSON shape, code 1)",
+                 "content": {"application/json": {"schema": _answer_ref(Code.BAD_REQUEST)}}}
+    return {
+        "operationId": "staticFile", "summary": "The page's script and style sheet",
+        "parameters": [{"name": "filename", "in": "path", "required": True,
+                        "schema": {"type": "string"}, "example": "app.js"}],
+        "responses": {
+            "200": {"description": "the file", "content": {
+                "text/javascript": {"schema": {"type": "string"}},
+                "text/css": {"schema": {"type": "string"}},
+                "text/html": {"schema": {"type": "string"}}}},
+            "404": not_found,
+        },
+    }
+
+
+def _openapi() -> dict:
+    return {
+        "operationId": "openapi", "summary": "This document",
+        "responses": {"200": {"description": "OpenAPI 3.1", "content": {"application/json": {
+            "schema": {"type": "object", "required": ["openapi", "paths"]}}}}},
+    }

@@ -1,0 +1,191 @@
+"""The page at GET / in a real headless Chromium (Debian's), against the live service and MySQL."""
+
+from __future__ import annotations
+
+import base64
+import io
+import os
+from pathlib import Path
+
+import pytest
+import requests
+from PIL import Image
+
+from api.codes import MESSAGES, Code
+from tests.conftest import DATA_DIR, ROOT, page_png
+
+CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
+# No first-run, sync, update or background traffic: the machine may have no internet at all.
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+SCREENSHOT = ROOT / "docs" / "img" / "web.png"
+WAIT_MS = 60_000
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Chromium driven by Playwright; a fresh profile per launch. Missing Chromium fails, as in
+    CI, where scripts/ensure_browser.sh installs it before the tests."""
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} not found: run scripts/ensure_browser.sh (Debian's chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def open_page(browser):
+    """Opens a server's page in a new context; records every URL the page asked for."""
+    contexts = []
+
+    def open_(server):
+        context = browser.new_context(accept_downloads=True,
+                                      viewport={"width": 1000, "height": 720})
+        contexts.append(context)
+        page = context.new_page()
+        page.requested = []
+        page.on("request", lambda request: page.requested.append(request.url))
+        page.goto(server.url + "/")
+        return page
+
+    yield open_
+    for context in contexts:
+        context.close()
+
+
+def sample_page(tmp_path: Path) -> Path:
+    """A real scanned page from the data set, or a generated one where the data is absent."""
+    real = DATA_DIR / "test" / "1.png"
+    if real.exists():
+        return real
+    path = tmp_path / "1.png"
+    path.write_bytes(page_png(540, 258))
+    return path
+
+
+def natural_size(page, selector: str) -> tuple[int, int]:
+    return tuple(page.eval_on_selector(selector, "img => [img.naturalWidth, img.naturalHeight]"))
+
+
+def assert_only_local(page, server) -> None:
+    """Nothing from a CDN or anywhere else: only this service, data: and blob: URLs."""
+    outside = [url for url in page.requested
+               if not url.startswith((server.url + "/", "data:", "blob:"))]
+    assert not outside, outside
+
+
+def test_upload_shows_original_and_clean_and_downloads_png(live, open_page, tmp_path):
+    server, database = live
+    source = sample_page(tmp_path)
+    size = Image.open(source).size
+    before = database.count()
+    page = open_page(server)
+    page.keyboard.press("Tab")  # the file picker is the first control, reachable by keyboard
+    assert page.evaluate("document.activeElement.id") == "file"
+
+    page.set_input_files("#file", str(source))
+    page.wait_for_selector("#result", state="visible", timeout=WAIT_MS)
+    assert natural_size(page, "#original") == size
+    assert natural_size(page, "#cleaned") == size
+    assert page.text_content("#cleaned-size") == f"{size[0]} × {size[1]} px"
+    assert page.text_content("#status-text") == f"Página limpa: {source.name}."
+    assert page.is_hidden("#spinner") and page.is_hidden("#error")
+    shoot(page)
+
+    with page.expect_download() as download_info:
+        page.click("#download")
+    download = download_info.value
+    assert download.suggested_filename == f"{source.stem}-limpo.png"
+    png = Path(download.path()).read_bytes()
+    assert Image.open(io.BytesIO(png)).size == size
+
+    row = database.row(page.text_content("#request-id"))
+    assert row["codigo_retorno"] == 0
+    assert (row["largura"], row["altura"]) == size
+    assert row["imgb64_dirty"] == base64.b64encode(source.read_bytes()).decode()
+    assert row["imgb64_clean"] == "data:image/png;base64," + base64.b64encode(png).decode()
+    assert database.count() == before + 1  # GET /, its files and openapi.json log no row
+
+    page.get_by_label("Comparar com cortina").check()
+    assert page.is_visible("#curtain") and page.is_hidden("#pair")
+    page.focus("#curtain-pos")
+    page.keyboard.press("Home")  # the slider moves by keyboard too
+    assert page.eval_on_selector("#curtain-cleaned", "img => img.style.getPropertyValue('--pos')") \
+        == "0%"
+    assert natural_size(page, "#curtain-cleaned") == size
+    assert_only_local(page, server)
+
+
+def test_dropped_text_file_shows_code_3_in_plain_words(live, open_page):
+    server, database = live
+    text = "isto é um texto, não uma imagem\n"
+    page = open_page(server)
+    transfer = page.evaluate_handle(
+        """([name, text]) => {
+            const transfer = new DataTransfer();
+            transfer.items.add(new File([text], name, {type: "image/png"}));
+            return transfer;
+        }""", ["notas.png", text])
+    page.dispatch_event("#drop", "drop", {"dataTransfer": transfer})
+    page.wait_for_selector("#error", state="visible", timeout=WAIT_MS)
+
+    assert page.text_content("#error-code") == "3"
+    assert page.text_content("#error-message") == MESSAGES[Code.BAD_IMAGE]
+    assert "não é uma imagem que o serviço consiga ler" in page.text_content("#error-explain")
+    assert page.text_content("#error-detail") == "os bytes não são uma imagem reconhecida"
+    assert page.is_hidden("#result") and page.is_hidden("#spinner")
+    row = database.row(page.text_content("#error-request-id"))
+    assert row["codigo_retorno"] == 3
+    assert row["imgb64_dirty"] == base64.b64encode(text.encode()).decode()
+    assert_only_local(page, server)
+
+
+def test_key_field_when_service_requires_api_key(start_server, open_page, tmp_path):
+    server, database = start_server(api_key="segredo")
+    source = tmp_path / "pagina.png"
+    source.write_bytes(page_png(120, 80))
+    page = open_page(server)
+    page.wait_for_selector("#key-row", state="visible")
+
+    page.set_input_files("#file", str(source))
+    page.wait_for_selector("#error", state="visible", timeout=WAIT_MS)
+    assert page.text_content("#error-code") == "6"
+    assert page.evaluate("document.activeElement.id") == "api-key"
+    assert database.row(page.text_content("#error-request-id"))["codigo_retorno"] == 6
+
+    page.get_by_label("Chave de API").fill("segredo")
+    page.get_by_role("button", name="Limpar página").click()
+    page.wait_for_selector("#result", state="visible", timeout=WAIT_MS)
+    assert natural_size(page, "#cleaned") == (120, 80)
+    assert page.get_attribute("#download", "download") == "pagina-limpo.png"
+    assert database.row(page.text_content("#request-id"))["codigo_retorno"] == 0
+
+
+def test_page_is_served_with_a_local_only_policy(live):
+    server, database = live
+    before = database.count()
+    response = requests.get(server.url + "/", timeout=10)
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].startswith("text/html")
+    assert "default-src 'none'" in response.headers["Content-Security-Policy"]
+    for name, kind in (("app.js", "text/javascript"), ("style.css", "text/css")):
+        asset = requests.get(f"{server.url}/static/{name}", timeout=10)
+        assert asset.status_code == 200 and asset.headers["Content-Type"].startswith(kind)
+    for path in (ROOT / "api" / "static").iterdir():
+        text = path.read_text(encoding="utf-8")
+        assert "http://" not in text and "https://" not in text and "//cdn" not in text, path
+    assert database.count() == before
+
+
+def shoot(page) -> None:
+    """The README's picture: written to docs/img only when UPDATE_SCREENSHOTS=1, so a plain
+    test run leaves the work tree clean; palette PNG to keep it small."""
+    shot = page.screenshot(full_page=True)
+    if os.environ.get("UPDATE_SCREENSHOTS") != "1":
+        return
+    image = Image.open(io.BytesIO(shot)).convert("RGB")
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    image.quantize(colors=64).save(SCREENSHOT, optimize=True)

@@ -44,6 +44,10 @@ class _Queue:
     rows: int = 0
 
 
+class SchedulerClosed(RuntimeError):
+    """The version was unloaded between a request's lookup and its submit."""
+
+
 class BatchScheduler:
     """Batches `submit` calls for one model version; `close` drains what is queued."""
 
@@ -77,7 +81,7 @@ class BatchScheduler:
         task = _Task(inputs, rows or 0)
         with self._cond:
             if self._closed:
-                raise ServingError(Code.UNAVAILABLE, "The server is shutting down")
+                raise SchedulerClosed("the batch scheduler is closed")
             queue = self._queues.setdefault(key, _Queue(signature))
             if queue.rows + task.rows > self._options.max_enqueued_batches * max_size:
                 raise ServingError(

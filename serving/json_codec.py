@@ -209,6 +209,9 @@ def _tensors_from_inputs(value: Any, input_dtypes: Mapping[str, int]) -> dict[st
 def dense_tensor(value: Any, dtype: int) -> np.ndarray:
     """GetDenseTensorShape + FillTensorProto: the shape comes from the first element at each
     level, and every leaf must sit at that depth with lists of that size."""
+    if dtype not in DTYPES:
+        raise ServingError(Code.UNIMPLEMENTED, f"Conversion of JSON Value: {debug_string(value)} "
+                           f"to type: {dtype_name(dtype)}")
     shape: list[int] = []
     probe = value
     while isinstance(probe, list):
@@ -275,8 +278,7 @@ def _scalar(value: Any, dtype: int) -> Any:
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
             raise _type_error(value, dtype)
         return value
-    raise ServingError(Code.UNIMPLEMENTED, f"Conversion of JSON Value: {debug_string(value)} "
-                       f"to type: {dtype_name(dtype)}")
+    raise AssertionError(f"dtype {dtype} is in DTYPES but has no conversion")
 
 
 def decode_base64(text: str) -> bytes:

@@ -51,6 +51,7 @@ class RestApi:
         self.cors = cors
         self.in_flight = 0
         self.idle = threading.Condition()
+        self.draining = False  # set at shutdown: answers then close their connection
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         path = _raw_path(environ)
@@ -67,6 +68,8 @@ class RestApi:
                 self.in_flight -= 1
                 self.idle.notify_all()
         headers = JSON_HEADERS + (CORS_HEADERS if self.cors else [])
+        if self.draining:
+            headers = [*headers, ("Connection", "close")]
         start_response(f"{status} {_REASONS.get(status, '')}".strip(), headers)
         return [body.encode("utf-8")]
 
@@ -79,7 +82,10 @@ class RestApi:
         except ServingError as error:
             if error.code in (Code.INTERNAL, Code.UNKNOWN):
                 log.error("%s %s failed: %s", method, path, error.message)
-            return error.http_status, json.dumps({"error": error.message}, indent=1) + "\n"
+            return error.http_status, error_json(error.message)
+        except Exception as error:  # a bug must still answer JSON, and be logged with its trace
+            log.exception("%s %s failed", method, path)
+            return 500, error_json(f"Internal error: {error}")
 
     def preflight(self, environ: dict) -> str:
         if not re.search(r"https?://", environ.get("HTTP_ORIGIN", "")):
@@ -152,6 +158,10 @@ class RestApi:
         _check_classify_regress_signature(verb, signature)
         raise ServingError(Code.UNIMPLEMENTED, f":{verb} is not implemented by the local "
                            "TF-Serving-compatible stand-in")
+
+
+def error_json(message: str) -> str:
+    return json.dumps({"error": message}, indent=1) + "\n"
 
 
 def _check_examples(doc: dict) -> None:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 from concurrent.futures import Executor, Future
 from concurrent.futures import TimeoutError as FutureTimeout
 
 import numpy as np
 
-from serving.batching import BatchScheduler
+from serving.batching import BatchScheduler, SchedulerClosed
 from serving.config_files import BatchingOptions
 from serving.errors import Code, ServingError
 from serving.servable import Servable
@@ -30,10 +31,12 @@ class VersionRunner:
                 timeout_seconds: float | None) -> dict[str, np.ndarray]:
         """Waits for the result; past the timeout the caller gets DEADLINE_EXCEEDED (the call
         itself cannot be interrupted and finishes in the background)."""
-        future: Future = (
-            self._scheduler.submit(signature, inputs) if self._scheduler
-            else self._pool.submit(self.servable.run, signature, inputs)
-        )
+        future: Future | None = None
+        if self._scheduler:
+            with contextlib.suppress(SchedulerClosed):  # unloaded meanwhile: still answer
+                future = self._scheduler.submit(signature, inputs)
+        if future is None:
+            future = self._pool.submit(self.servable.run, signature, inputs)
         try:
             return future.result(timeout=timeout_seconds)
         except FutureTimeout:

@@ -35,8 +35,7 @@ def run_server(options: ServerOptions) -> int:
                else single_model_config(options.model_name, options.model_base_path))
     batching = (read_batching_parameters(options.batching_parameters_file)
                 if options.enable_batching else None)
-    if batching:
-        log.info("Batching enabled: %s", batching)
+    warn_ignored(options, batching)
     pool = ThreadPoolExecutor(options.rest_api_num_threads, thread_name_prefix="predict")
     registry = ModelRegistry(
         [ModelManager(c, version_loader(pool, batching, options.enable_model_warmup))
@@ -55,6 +54,7 @@ def run_server(options: ServerOptions) -> int:
     while not stop.wait(0.5):
         pass
     log.info("Shutting down: no new connections, waiting for requests in flight")
+    api.draining = True
     http.shutdown()
     wait_idle(api, SHUTDOWN_GRACE_SECONDS)
     http.server_close()
@@ -62,6 +62,17 @@ def run_server(options: ServerOptions) -> int:
     pool.shutdown(wait=False, cancel_futures=True)
     log.info("Stopped")
     return 0
+
+
+def warn_ignored(options: ServerOptions, batching: BatchingOptions | None) -> None:
+    """Accepted for compatibility, not acted on: say so once at start."""
+    if batching:
+        log.info("Batching enabled: %s", batching)
+        if batching.pad_variable_length_inputs:
+            log.warning("pad_variable_length_inputs is not supported by the stand-in: ignored")
+    if options.model_config_file_poll_wait_seconds > 0:
+        log.warning("--model_config_file_poll_wait_seconds: the stand-in reads the model config "
+                    "only at start")
 
 
 def configure_tensorflow(options: ServerOptions) -> None:

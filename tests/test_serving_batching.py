@@ -13,6 +13,7 @@ import base64
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -21,6 +22,7 @@ import requests
 from serving.batching import BatchScheduler
 from serving.config_files import BatchingOptions
 from serving.errors import Code, ServingError
+from serving.runner import VersionRunner
 from tests.conftest import page_png
 from tests.serving_contract.local_server import running_server
 from tests.serving_contract.payloads import MODEL, b64
@@ -146,6 +148,15 @@ def test_full_queue_answers_unavailable():
         gate.set()
         batcher.close()
     assert all(f.result(10)["y"].tolist() == [[2]] for f in [first, *queued])
+
+
+def test_runner_still_answers_after_its_scheduler_closed():
+    """A request that looked a version up just before it was unloaded runs on the pool."""
+    servable = SimpleNamespace(version=1, run=lambda s, inputs: {"y": inputs["x"] * 2})
+    with ThreadPoolExecutor(1) as pool:
+        runner = VersionRunner(servable, pool, BatchingOptions(num_batch_threads=1))
+        runner.close()
+        assert runner.predict("s", {"x": np.array([1])}, 5)["y"].tolist() == [2]
 
 
 def test_close_runs_what_is_queued():

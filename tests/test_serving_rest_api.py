@@ -47,6 +47,8 @@ class EchoServable:
 
     def run(self, signature_name: str, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         time.sleep(self.delay)
+        if (inputs["x"] < 0).any():
+            raise RuntimeError("the model crashed")
         return {"y": inputs["x"] + self.version}
 
 
@@ -73,6 +75,13 @@ def test_slow_model_call_answers_504_at_the_rest_timeout(tmp_path, pool):
     answer = client.post(f"/v1/models/{MODEL}:predict", json={"instances": [1.0]})
     assert (answer.status_code, answer.json) == (504, {"error": "Deadline Exceeded"})
     assert time.monotonic() - started < 0.9
+
+
+def test_unexpected_failure_is_a_json_500(tmp_path, pool):
+    answer = client_for(tmp_path, pool).post(f"/v1/models/{MODEL}:predict",
+                                             json={"instances": [-1.0]})
+    assert (answer.status_code, answer.json) == (500, {"error": "Internal error: the model "
+                                                                "crashed"})
 
 
 def test_labels_pick_their_version_and_unknown_labels_are_400(tmp_path, pool):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import os
+import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -254,6 +255,19 @@ def test_predict_on_unknown_model_is_404(target):
                               json={"instances": [NOT_AN_IMAGE]}, timeout=60)
     assert answer.status_code == 404
     assert error_of(answer) == "Servable not found for request: Latest(nosuchmodel)"
+
+
+def test_http10_status_request_is_answered_and_closed(target):
+    """The compose health check speaks HTTP/1.0 over bash's /dev/tcp and reads to EOF."""
+    host, port = target.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        sock.sendall(f"GET /v1/models/{MODEL} HTTP/1.0\r\nHost: localhost\r\n\r\n".encode())
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    assert received.startswith(b"HTTP/1.")
+    assert b" 200 " in received.split(b"\r\n", 1)[0]
+    assert b'"AVAILABLE"' in received
 
 
 def test_paths_outside_v1_are_plain_404(target):

@@ -42,8 +42,10 @@ def running(args: list[str], *, port: int, log_path: Path, ready: Callable[[str]
     environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONUNBUFFERED": "1",
                    **(env or {})}
     with log_path.open("wb") as log:
+        # Own process group: a test can kill -9 a gunicorn master together with its workers.
         popen = subprocess.Popen([sys.executable, *args], cwd=ROOT, stdout=log,
-                                 stderr=subprocess.STDOUT, env=environment)
+                                 stderr=subprocess.STDOUT, env=environment,
+                                 start_new_session=True)
     process = Process(f"http://127.0.0.1:{port}", popen, log_path)
     try:
         wait_until(process, ready, timeout)
@@ -67,15 +69,21 @@ def wait_until(process: Process, ready: Callable[[str], bool], timeout: float) -
 
 
 def stop(process: Process, timeout: float = 60) -> int:
-    """SIGTERM, as `docker stop` sends; SIGKILL only if it does not stop in time."""
+    """SIGTERM, as `docker stop` sends; SIGKILL to the whole group if it does not stop in time."""
     if process.popen.poll() is None:
         process.popen.send_signal(signal.SIGTERM)
         try:
             process.popen.wait(timeout)
         except subprocess.TimeoutExpired:
-            process.popen.kill()
-            process.popen.wait()
+            kill_group(process)
     return process.popen.returncode
+
+
+def kill_group(process: Process) -> None:
+    """kill -9 of the process and every child it started (e.g. gunicorn's workers)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.popen.pid, signal.SIGKILL)
+    process.popen.wait()
 
 
 def api_ready(url: str) -> bool:

@@ -34,6 +34,18 @@ from training.data import (
 Denoiser = Callable[[np.ndarray], np.ndarray]  # float32 [B, H, W, 1] -> same shape, 8-bit steps
 
 
+def set_threads(intra: int, inter: int = 2) -> None:
+    """TensorFlow thread pools sized for this machine; a no-op once TensorFlow has started
+    (e.g. inside a test session), where they can no longer change."""
+    import tensorflow as tf
+
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(intra)
+        tf.config.threading.set_inter_op_parallelism_threads(inter)
+    except RuntimeError:
+        pass
+
+
 # --- metrics ---------------------------------------------------------------------------------
 
 
@@ -46,11 +58,12 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def ssim(a: np.ndarray, b: np.ndarray) -> float:
-    """SSIM with the standard 11x11 Gaussian window (tf.image.ssim), pixel range [0, 1]."""
+    """SSIM with the standard 11x11 Gaussian window (tf.image.ssim), pixel range [0, 1];
+    the window shrinks for images smaller than that."""
     import tensorflow as tf
 
     pair = [tf.constant(np.asarray(x, np.float32)[..., None]) for x in (a, b)]
-    return float(tf.image.ssim(*pair, max_val=1.0))
+    return float(tf.image.ssim(*pair, max_val=1.0, filter_size=min(11, *np.shape(a))))
 
 
 def score_pages(
@@ -138,6 +151,26 @@ def saved_model_denoiser(path: str | Path) -> Denoiser:
 
     run.loaded = loaded  # keep the restored object alive with its functions
     return run
+
+
+def receptive_radius(
+    model, size: int = 256, threshold: float = 0.0, image: np.ndarray | None = None
+) -> int:
+    """How far (px, Chebyshev) an output pixel looks: the extent of the input gradient of the
+    centre pixel above `threshold` x its peak. threshold=0 gives the reach of the weights; a
+    small one (e.g. 1e-3 on a real page) the effective radius that the export's margin needs."""
+    import tensorflow as tf
+
+    if image is None:
+        image = np.random.default_rng(0).random((size, size), np.float32)
+    x = tf.constant(image[None, ..., None], tf.float32)
+    c = size // 2
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = model(x, training=False)[0, c, c, 0]
+    grad = np.abs(tape.gradient(y, x).numpy()[0, ..., 0])
+    ys, xs = np.nonzero(grad > threshold * grad.max())
+    return int(max(np.abs(ys - c).max(), np.abs(xs - c).max()))
 
 
 def denoise_pages(denoiser: Denoiser, pages: Sequence[Page]) -> list[np.ndarray]:
@@ -245,9 +278,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--no-timing", action="store_true", help="skip forward-pass timing")
     args = parser.parse_args(argv)
 
-    import tensorflow as tf
-
-    tf.config.threading.set_intra_op_parallelism_threads(2)
+    set_threads(2)
     pages = select_pages(Path(args.data), args.split, args.val_blocks)
     if not pages:
         parser.error(f"no labelled pages in split {args.split!r}")

@@ -74,8 +74,9 @@ def setup_tf(seed: int, threads: int):
     import keras
     import tensorflow as tf
 
-    tf.config.threading.set_intra_op_parallelism_threads(threads)
-    tf.config.threading.set_inter_op_parallelism_threads(2)
+    from training.evaluate import set_threads
+
+    set_threads(threads)
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
     return keras, tf
@@ -209,7 +210,8 @@ def main(argv: list[str] | None = None) -> dict:
     callbacks.append(keras.callbacks.CSVLogger(str(run / "history.csv")))
     start = time.time()
     fit = model.fit(patch_dataset(sampler, args.batch), epochs=args.epochs,
-                    steps_per_epoch=args.steps, callbacks=callbacks, verbose=args.verbose)
+                    steps_per_epoch=args.steps, callbacks=callbacks, verbose=args.verbose,
+                    shuffle=False)
     wall = (time.time() - start) / 60
     if not val_pages:
         model.save(run / "model.keras")

@@ -1,0 +1,92 @@
+"""Export round trip of a U-Net from training.model: bytes in -> PNG bytes out, same size, values
+in range; tiles agree with the whole page when the margin covers the receptive radius."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.test_training_data import clean_page
+from training.evaluate import keras_denoiser, receptive_radius, saved_model_denoiser
+from training.export import export_model
+from training.model import build_unet
+
+MARGIN = 24  # > receptive radius of the tiny U-Net below (checked in a test)
+
+
+@pytest.fixture(scope="module")
+def tiny_unet():
+    import keras
+
+    keras.utils.set_random_seed(0)
+    return build_unet(widths=(4, 8, 8), name="tiny_unet")
+
+
+@pytest.fixture(scope="module")
+def exported(tiny_unet, tmp_path_factory):
+    """Version 1 cleans whole pages; version 2 is the same network forced to tile."""
+    base = tmp_path_factory.mktemp("models") / "autoencoder"
+    export_model(tiny_unet, base, multiple=4, margin=MARGIN, tile=32, version=1,
+                 card={"validation": {"val_rmse": 0.5}})
+    export_model(tiny_unet, base, multiple=4, margin=MARGIN, tile=32, version=2,
+                 max_single_pixels=100)
+    return base
+
+
+def _page(width: int, height: int) -> Image.Image:
+    rng = np.random.default_rng(width)
+    page = clean_page(height, width, 0).astype(np.float32) * rng.uniform(0.6, 1.0, (height, width))
+    return Image.fromarray(page.astype(np.uint8))
+
+
+def _encode(image: Image.Image, fmt: str) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, fmt)
+    return buffer.getvalue()
+
+
+def _serve(base, version: int, payloads: list[bytes]) -> list[Image.Image]:
+    import tensorflow as tf
+
+    loaded = tf.saved_model.load(str(base / str(version)))
+    out = loaded.signatures["serving_default"](image_bytes=tf.constant(payloads))
+    return [Image.open(io.BytesIO(b)) for b in out["clean_png_bytes"].numpy()]
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG"])
+def test_bytes_in_png_out_same_size(exported, fmt):
+    pages = [_page(541, 259), _page(37, 5)]
+    outputs = _serve(exported, 1, [_encode(p, fmt) for p in pages])
+    for page, out in zip(pages, outputs, strict=True):
+        assert out.format == "PNG" and out.mode == "L"
+        assert out.size == page.size
+        assert np.asarray(out).std() > 0  # a picture, not a constant
+
+
+def test_card_beside_the_version(exported):
+    import json
+
+    card = json.loads((exported / "1.card.json").read_text())
+    assert card["version"] == 1 and card["validation"]["val_rmse"] == 0.5
+    assert card["serving"]["margin"] == MARGIN and card["parameters"] > 0
+
+
+def test_denoise_signature_matches_training_validation(exported, tiny_unet):
+    """The numpy page logic used for validation while training gives the exported numbers."""
+    x = np.asarray(_page(541, 259), np.float32)[None, ..., None] / 255
+    exported_out = saved_model_denoiser(exported / "1")(x)
+    keras_out = keras_denoiser(tiny_unet, multiple=4, margin=MARGIN)(x)
+    assert exported_out.shape == x.shape
+    assert exported_out.min() >= 0.0 and exported_out.max() <= 1.0
+    assert np.abs(exported_out - keras_out).max() <= 1 / 255 + 1e-6
+
+
+def test_tiles_agree_with_whole_page_when_margin_covers_the_radius(exported, tiny_unet):
+    assert receptive_radius(tiny_unet, size=96) <= MARGIN
+    payload = [_encode(_page(150, 70), "PNG")]
+    whole = np.asarray(_serve(exported, 1, payload)[0], np.int16)
+    tiled = np.asarray(_serve(exported, 2, payload)[0], np.int16)
+    assert np.abs(whole - tiled).max() <= 1

@@ -1,0 +1,70 @@
+"""training.model: builders are pure, accept any page size (with the export's padding), and use
+only standard Keras layers (so a .keras file loads without custom objects)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from training.evaluate import keras_denoiser, receptive_radius
+from training.model import build_baseline, build_unet, size_multiple
+
+
+@pytest.fixture(scope="module")
+def unet():
+    return build_unet(widths=(4, 8, 8), name="tiny_unet")
+
+
+def test_multiples(unet):
+    assert size_multiple(unet) == 4
+    assert size_multiple(build_unet()) == 16
+    assert size_multiple(build_baseline()) == 4
+
+
+def test_builders_are_pure():
+    a, b = build_unet(widths=(4, 8)), build_unet(widths=(4, 8))
+    assert a is not b and a.count_params() == b.count_params()
+    assert [w.shape for w in a.weights] == [w.shape for w in b.weights]
+
+
+@pytest.mark.parametrize("builder", [build_baseline, lambda: build_unet(widths=(4, 8, 8))])
+@pytest.mark.parametrize("shape", [(48, 64), (32, 96)])
+def test_models_keep_the_size_of_aligned_pages(builder, shape):
+    model = builder()
+    x = np.random.default_rng(0).random((2, *shape, 1), np.float32)
+    assert model(x).shape == (2, *shape, 1)
+
+
+@pytest.mark.parametrize("size", [(259, 541), (1, 1), (17, 3)])
+def test_odd_page_sizes_come_back_the_same_size(unet, size):
+    x = np.random.default_rng(1).random((1, *size, 1), np.float32)
+    y = keras_denoiser(unet, multiple=4, margin=8)(x)
+    assert y.shape == x.shape
+    assert y.min() >= 0.0 and y.max() <= 1.0
+    np.testing.assert_allclose(y * 255, np.round(y * 255), atol=1e-3)
+
+
+def test_unet_output_is_residual(unet):
+    """With the correction layer zeroed the U-Net returns its input unchanged."""
+    model = build_unet(widths=(4, 8))
+    layer = model.get_layer("correction")
+    layer.set_weights([np.zeros_like(w) for w in layer.get_weights()])
+    x = np.random.default_rng(2).random((1, 16, 24, 1), np.float32)
+    np.testing.assert_allclose(model(x), x, atol=1e-6)
+
+
+def test_keras_file_round_trip_without_custom_objects(unet, tmp_path):
+    import keras
+
+    path = tmp_path / "m.keras"
+    unet.save(path)
+    loaded = keras.models.load_model(path, compile=False)
+    x = np.random.default_rng(3).random((1, 16, 20, 1), np.float32)
+    np.testing.assert_allclose(loaded(x), unet(x), atol=1e-6)
+
+
+def test_receptive_radius_bounds_what_the_output_sees():
+    """Baseline: five 3x3 convs over two pool levels reach at most 1+2+4+2+1 (+ pooling) px."""
+    radius = receptive_radius(build_baseline(), size=64)
+    assert 8 <= radius <= 16
+    assert receptive_radius(build_unet(widths=(4, 8, 8, 8)), size=128) > radius

@@ -1,0 +1,73 @@
+"""training.train CLI on a tiny set: run folder contents, block split, determinism, and the
+hand-over to the export CLI (card fields and multiple come from the run)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from PIL import Image
+
+from tests.test_training_data import write_dataset
+from training import train
+from training.data import block_of
+
+TINY = ["--widths", "4", "8", "--epochs", "2", "--steps", "3", "--patch", "16", "--batch", "2",
+        "--warmup", "2", "--margin", "4", "--verbose", "0"]
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    return write_dataset(tmp_path_factory.mktemp("train") / "ddd")
+
+
+def _run(data, runs, name, *extra):
+    return train.main(["--data", str(data), "--runs", str(runs), "--name", name, *TINY, *extra])
+
+
+def test_run_folder_holds_config_metrics_curve_model_and_card(data, tmp_path):
+    metrics = _run(data, tmp_path, "a", "--val-blocks", "1")
+    run = tmp_path / "a"
+    config = json.loads((run / "config.json").read_text())
+    assert {block_of(i) for i in config["val_ids"]} == {1}
+    assert not {block_of(i) for i in config["train_ids"]} & {1}
+    assert config["epochs"] == 2 and config["patch"] == 16
+    assert metrics["epochs_run"] == 2 and 1 <= metrics["best_epoch"] <= 2
+    assert 0 < metrics["val_rmse"] < 1 and 0 < metrics["val_unseen_rmse"] < 1
+    assert json.loads((run / "metrics.json").read_text()) == metrics
+    history = json.loads((run / "history.json").read_text())
+    assert len(history["loss"]) == len(history["val_rmse"]) == 2
+    assert metrics["val_rmse"] == min(history["val_rmse"])
+    with Image.open(run / "loss_curve.png") as curve:
+        assert curve.format == "PNG" and curve.width > 300
+    card = json.loads((run / "card.json").read_text())
+    assert card["training_data"]["pairs"] == len(config["train_ids"])
+    assert card["validation"]["val_rmse"] == metrics["val_rmse"]
+    assert card["multiple"] == 2 and "training.train" in card["training"]["command"]
+
+
+def test_same_seed_same_run(data, tmp_path):
+    a = _run(data, tmp_path, "a", "--val-blocks", "1", "--seed", "7")
+    b = _run(data, tmp_path, "b", "--val-blocks", "1", "--seed", "7")
+    history = [json.loads((tmp_path / n / "history.json").read_text()) for n in "ab"]
+    assert history[0] == history[1]
+    assert a["val_rmse"] == b["val_rmse"]
+
+
+def test_all_pairs_run_exports_with_its_card(data, tmp_path):
+    from training.export import main as export_main
+
+    _run(data, tmp_path, "ref", "--val-blocks", "1")
+    _run(data, tmp_path, "ship", "--val-blocks", "--reference-runs", str(tmp_path / "ref"))
+    run = tmp_path / "ship"
+    card = json.loads((run / "card.json").read_text())
+    assert card["training_data"]["pairs"] == 24  # every tiny pair, no validation
+    assert card["validation"]["val_rmse"] is None
+    assert "ref" in card["validation"]["reference_runs"]
+    base = tmp_path / "models"
+    export_main([str(run / "model.keras"), "--card", str(run / "card.json"), "--base", str(base),
+                 "--margin", "8", "--tile", "32"])
+    exported = json.loads((base / "1.card.json").read_text())
+    assert (base / "1" / "saved_model.pb").exists()
+    assert exported["serving"]["multiple"] == 2 and exported["serving"]["margin"] == 8
+    assert exported["training_data"]["pairs"] == 24

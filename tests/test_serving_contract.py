@@ -291,7 +291,10 @@ def test_results_are_byte_identical_to_the_savedmodel_in_process(local_serving,
         assert png == in_process
 
 
-def test_requests_are_not_logged_one_line_each(local_serving):
-    """The access log stays quiet: load tests must not flood stderr."""
+def test_log_says_grpc_is_not_served_and_stays_quiet_per_request(local_serving):
+    """--port (gRPC) is accepted but not served; no access-log line per request (load tests
+    must not flood stderr)."""
     requests.get(f"{local_serving.url}/v1/models/{MODEL}", timeout=60)
-    assert "GET /v1/models" not in local_serving.log_text()
+    log = local_serving.log_text()
+    assert "gRPC (--port=8500) is not served by the local stand-in" in log
+    assert "GET /v1/models" not in log

@@ -102,9 +102,6 @@ class RestApi:
         name = unquote(name) if name else ""
         version = _parse_version(version_text)
         label = unquote(label) if label else None
-        if version is not None and label is not None:  # the regexes never let both through
-            raise invalid_argument("Both model version and model version label cannot be "
-                                   "supplied.")
         if method == "GET":
             if not name:
                 raise invalid_argument("Missing model name in request.")

@@ -160,3 +160,19 @@ def test_normalised_png_and_data_url_round_trip():
     assert base64.b64decode(url.split(",", 1)[1]) == png
     with pytest.raises(ValueError):
         png_size(b"GIF89a" + bytes(30))
+
+
+def test_damaged_files_are_not_passed_through():
+    png = encode(gray(200, 100))
+    jpeg = encode(gray(200, 100), "JPEG")
+    assert read_page(png, LIMIT).normalised is False
+    assert read_page(jpeg, LIMIT).normalised is False
+    flipped = bytearray(png)
+    flipped[len(png) // 2] ^= 0xFF  # damaged inside IDAT: the CRC no longer matches
+    for damaged in (png[:-12], bytes(flipped), jpeg[:-200]):
+        try:
+            page = read_page(damaged, LIMIT)
+        except ApiError as err:
+            assert err.code == Code.BAD_IMAGE
+        else:  # Pillow made something of it: what goes to the model is its re-encoded PNG
+            assert page.normalised and page.data[:8] == b"\x89PNG\r\n\x1a\n"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import random
 import threading
 import time
 
@@ -46,11 +47,12 @@ class TFServingBackend:
     def clean(self, image: bytes) -> bytes:
         payload = {"signature_name": "serving_default",
                    "instances": [{"b64": base64.b64encode(image).decode("ascii")}]}
-        try:
-            response = self._session.post(self.predict_url, json=payload,
-                                          timeout=(self._connect_timeout, self.timeout))
-        except requests.RequestException as err:
-            raise BackendUnavailable(f"TF Serving did not answer: {type(err).__name__}") from None
+        response = self._predict(payload)
+        if response.status_code == 400:
+            # With batching, another client's undecodable image fails the whole batch: try once
+            # more, a few milliseconds later, before blaming this image.
+            time.sleep(random.uniform(0.01, 0.05))
+            response = self._predict(payload)
         if response.status_code == 400:
             raise InvalidImage(_error_text(response))
         if response.status_code != 200:
@@ -62,6 +64,13 @@ class TFServingBackend:
                                     else prediction["clean_png_bytes"]["b64"])
         except (ValueError, KeyError, IndexError, TypeError) as err:
             raise BackendUnavailable(f"unexpected TF Serving answer: {err!r}") from None
+
+    def _predict(self, payload: dict) -> requests.Response:
+        try:
+            return self._session.post(self.predict_url, json=payload,
+                                      timeout=(self._connect_timeout, self.timeout))
+        except requests.RequestException as err:
+            raise BackendUnavailable(f"TF Serving did not answer: {type(err).__name__}") from None
 
     def version(self) -> str:
         """The version TF Serving reports AVAILABLE, re-read at most every VERSION_TTL seconds."""

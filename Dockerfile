@@ -4,6 +4,7 @@
 # image by default; `make compose-test` swaps in a stand-in built from Debian's packages).
 ARG BASE_IMAGE=python:3.11-slim-bookworm
 FROM ${BASE_IMAGE}
+LABEL org.opencontainers.image.title=ddd-serving-api
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \

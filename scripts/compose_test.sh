@@ -210,6 +210,10 @@ wait_healthy serving 60
 phase "all rows in the db container"
 db_rows | $PYTHON scripts/compose_check.py rows "$ledger"
 
+# Old builds of our own images only (a rebuilt stand-in leaves its predecessor untagged).
+docker image prune -f --filter label=ddd.standin=true >/dev/null
+docker image prune -f --filter label=org.opencontainers.image.title=ddd-serving-api >/dev/null
+
 phase end
 log "summary"
 printf '%s\n' "${PHASES[@]}"

@@ -24,6 +24,7 @@ run-stack: setup
 
 test: setup
 	scripts/ensure_mariadb.sh
+	scripts/ensure_browser.sh
 	$(PY) -m pytest
 
 lint: setup

@@ -19,6 +19,10 @@ bp = Blueprint("openapi", __name__)
 EXAMPLE_PNG_B64 = (
     "iVBORw0KGgoAAAANSUhEUgAAAAQAAAADCAAAAACRn/EaAAAAF0lEQVR42mN8xsDAwMRgwcDA+IyBgQEAEiMCCWeCn/UAAAAASUVORK5CYII="
 )
+# What api.codec.decode_base64 can accept: an optional data-URL prefix ("data:" in any case),
+# then the standard and URL-safe alphabets, padding and whitespace.
+BASE64_PATTERN = (r"^\s*(?:[Dd][Aa][Tt][Aa]:[A-Za-z0-9_.+/-]*"
+                  r"(?:;[A-Za-z0-9_.+-]+=[A-Za-z0-9_.+-]+)*;base64,)?[A-Za-z0-9+/=_\s-]+$")
 REQUEST_ID_HEADER = {"$ref": "#/components/headers/X-Request-ID"}
 WHEN: dict[Code, str] = {
     Code.OK: "cleaned",
@@ -161,7 +165,7 @@ def _remove_background(config: Config) -> dict:
             "name": "X-Request-ID", "in": "header", "required": False,
             "description": "Your own id for this request; written beside ours in the service's "
                            "log line (the answer's `X-Request-ID` is always the service's).",
-            "schema": {"type": "string", "maxLength": 200},
+            "schema": {"type": "string"},
         }],
         "requestBody": {"required": True, "content": {"application/json": {
             "schema": {"$ref": "#/components/schemas/CleanRequest"},
@@ -192,10 +196,11 @@ def _schemas() -> dict:
         "CleanRequest": {
             "type": "object", "required": ["imgb64_dirty"],
             "properties": {"imgb64_dirty": {
-                "type": "string",
+                "type": "string", "minLength": 1, "pattern": BASE64_PATTERN,
+                "contentEncoding": "base64", "contentMediaType": "image/*",
                 "description": "The image, base64 (standard or URL-safe, padding optional, line "
                                "breaks allowed) or a `data:image/...;base64,` URL. PNG, JPEG, "
-                               "GIF, BMP, TIFF or WebP.",
+                               "GIF, BMP, TIFF or WebP. Base64 that is not an image is code 3.",
             }},
         },
         **answers,

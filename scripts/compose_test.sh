@@ -34,6 +34,8 @@ export DOCKER_BUILDKIT=0  # the legacy builder: Debian's docker.io has no buildx
 
 log() { printf '\n=== %s\n' "$*"; }
 die() { printf '\ncompose-test FAILED: %s\n' "$*" >&2; exit 1; }
+passed=0
+check() { "$@"; passed=$((passed + 1)); }  # a check that passed is counted; one that fails exits
 
 PHASES=()
 phase_start=0
@@ -62,6 +64,7 @@ compose() { $COMPOSE --env-file "$env_file" -p "$PROJECT" \
 cleanup() {
   local rc=$?
   set +e
+  [ "$rc" = 0 ] || printf 'compose-test: %d passed, 1 failed\n' "$passed"
   if [ "$stack_up" = 1 ]; then
     if [ "$rc" != 0 ]; then
       log "failure: last log lines of each service"
@@ -136,6 +139,7 @@ compose build api
 # --- up -----------------------------------------------------------------------------------------
 phase "up -d and wait for health"
 stack_up=1
+compose down -v --remove-orphans >/dev/null 2>&1 || true  # leftovers of a run that was killed
 compose up -d
 wait_healthy() {  # wait_healthy SERVICE SECONDS
   local id state waited=0
@@ -147,9 +151,9 @@ wait_healthy() {  # wait_healthy SERVICE SECONDS
     sleep 1; waited=$((waited + 1))
   done
 }
-wait_healthy db 180
-wait_healthy serving 240
-wait_healthy api 120
+check wait_healthy db 180
+check wait_healthy serving 240
+check wait_healthy api 120
 compose ps
 
 phase "checks: no TensorFlow in the API image, non-root"
@@ -159,24 +163,27 @@ fi
 no_tf_proof=$(printf '%s\n' "$out" | tail -n 1)
 echo "docker run --rm $API_IMAGE python -c 'import tensorflow' -> $no_tf_proof"
 case $no_tf_proof in *"No module named 'tensorflow'"*) ;; *) die "unexpected: $no_tf_proof" ;; esac
+passed=$((passed + 1))
 api_uid=$(compose exec -T api id -u)
 [ "$api_uid" != 0 ] || die "the API runs as root"
 echo "api runs as uid $api_uid ($(compose exec -T api id -un))"
+passed=$((passed + 1))
 
 # --- traffic ------------------------------------------------------------------------------------
 phase "real pages to $URL"
-$PYTHON scripts/compose_check.py ready "$URL" --expect 200
-$PYTHON scripts/compose_check.py pages "$URL" "$ledger" --data "$DATA/test" --count "$PAGES"
-$PYTHON scripts/compose_check.py pages "$URL" "$ledger" --data "$DATA/test" --count "$PAGES" \
+check $PYTHON scripts/compose_check.py ready "$URL" --expect 200
+check $PYTHON scripts/compose_check.py pages "$URL" "$ledger" --data "$DATA/test" --count "$PAGES"
+check $PYTHON scripts/compose_check.py pages "$URL" "$ledger" --data "$DATA/test" --count "$PAGES" \
   --threads 3 --offset 1
-$PYTHON scripts/compose_check.py bad "$URL" "$ledger"
+check $PYTHON scripts/compose_check.py bad "$URL" "$ledger"
 
 db_rows() {  # the rows as the db container's root sees them, through `exec`, no published port
   compose exec -T db sh -c 'mysql -uroot -p"$MYSQL_ROOT_PASSWORD" -N -B -e \
     "SELECT request_id, codigo_retorno, largura, altura FROM ImagensAPi.Imagens" 2>/dev/null'
 }
+check_rows() { db_rows | $PYTHON scripts/compose_check.py rows "$ledger"; }
 phase "rows in the db container"
-db_rows | $PYTHON scripts/compose_check.py rows "$ledger"
+check check_rows
 # Least privilege: the API's user can add rows, not remove them or change the schema.
 for statement in "DELETE FROM ImagensAPi.Imagens" "DROP TABLE ImagensAPi.Imagens" \
     "ALTER TABLE ImagensAPi.Imagens ADD COLUMN x INT" "CREATE TABLE mysql.x (i INT)"; do
@@ -184,6 +191,7 @@ for statement in "DELETE FROM ImagensAPi.Imagens" "DROP TABLE ImagensAPi.Imagens
       'mysql -h 127.0.0.1 -u"$MYSQL_API_USER" -p"$MYSQL_API_PASSWORD" -e "$SQL" 2>&1'; then
     die "the API's MySQL user may run: $statement"
   fi
+  passed=$((passed + 1))
 done
 compose exec -T db sh -c 'mysql -h 127.0.0.1 -u"$MYSQL_API_USER" -p"$MYSQL_API_PASSWORD" -N \
   -e "SHOW GRANTS" 2>/dev/null'
@@ -191,24 +199,24 @@ compose exec -T db sh -c 'mysql -h 127.0.0.1 -u"$MYSQL_API_USER" -p"$MYSQL_API_P
 # --- outages ------------------------------------------------------------------------------------
 phase "serving paused (hangs): timeout path"
 compose pause serving
-$PYTHON scripts/compose_check.py outage "$URL" "$ledger" --page "$page" --timeout "$TF_TIMEOUT" \
+check $PYTHON scripts/compose_check.py outage "$URL" "$ledger" --page "$page" --timeout "$TF_TIMEOUT" \
   --hang --note "serving paused"
 compose unpause serving
 
 phase "serving stopped: HTTP 503, code 5"
 compose stop serving
-$PYTHON scripts/compose_check.py outage "$URL" "$ledger" --page "$page" --timeout "$TF_TIMEOUT" \
+check $PYTHON scripts/compose_check.py outage "$URL" "$ledger" --page "$page" --timeout "$TF_TIMEOUT" \
   --note "serving stopped"
-$PYTHON scripts/compose_check.py ready "$URL" --expect 503 --wait 15
+check $PYTHON scripts/compose_check.py ready "$URL" --expect 503 --wait 15
 
 phase "serving started: the API recovers by itself"
 compose start serving
-$PYTHON scripts/compose_check.py recover "$URL" "$ledger" --page "$page" --wait 240
-$PYTHON scripts/compose_check.py ready "$URL" --expect 200 --wait 30
-wait_healthy serving 60
+check $PYTHON scripts/compose_check.py recover "$URL" "$ledger" --page "$page" --wait 240
+check $PYTHON scripts/compose_check.py ready "$URL" --expect 200 --wait 30
+check wait_healthy serving 60
 
 phase "all rows in the db container"
-db_rows | $PYTHON scripts/compose_check.py rows "$ledger"
+check check_rows
 
 # Old builds of our own images only (a rebuilt stand-in leaves its predecessor untagged).
 docker image prune -f --filter label=ddd.standin=true >/dev/null
@@ -223,4 +231,4 @@ echo
 docker image ls --format '{{.Repository}}:{{.Tag}}\t{{.Size}}' \
   | grep -E "^(ddd-standin|ddd-serving)/" | sort
 echo "no TensorFlow in $API_IMAGE: $no_tf_proof"
-echo "compose-test passed"
+echo "compose-test: $passed passed, 0 failed"

@@ -11,14 +11,16 @@ import pytest
 import requests
 from PIL import Image
 
+from api.backends.in_process import latest_version
 from api.codes import MESSAGES, Code
+from api.config import from_env
 from tests.conftest import DATA_DIR, ROOT, page_png
 
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 # No first-run, sync, update or background traffic: the machine may have no internet at all.
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-SCREENSHOT = ROOT / "docs" / "img" / "web.png"
+SCREENSHOTS = ROOT / "docs" / "img"
 WAIT_MS = 60_000
 
 
@@ -56,6 +58,20 @@ def open_page(browser):
         context.close()
 
 
+@pytest.fixture(scope="module")
+def page_server(live, start_server):
+    """The shared service. For the README's picture (UPDATE_SCREENSHOTS=1), the exported model
+    when there is one (MODEL_DIR, default serving/models/autoencoder), so it shows a real clean."""
+    if os.environ.get("UPDATE_SCREENSHOTS") == "1":
+        model_dir = from_env().model_dir
+        try:
+            latest_version(Path(model_dir))
+        except FileNotFoundError:
+            return live
+        return start_server(model_dir=model_dir)
+    return live
+
+
 def sample_page(tmp_path: Path) -> Path:
     """A real scanned page from the data set, or a generated one where the data is absent."""
     real = DATA_DIR / "test" / "1.png"
@@ -77,8 +93,8 @@ def assert_only_local(page, server) -> None:
     assert not outside, outside
 
 
-def test_upload_shows_original_and_clean_and_downloads_png(live, open_page, tmp_path):
-    server, database = live
+def test_upload_shows_original_and_clean_and_downloads_png(page_server, open_page, tmp_path):
+    server, database = page_server
     source = sample_page(tmp_path)
     size = Image.open(source).size
     before = database.count()
@@ -93,7 +109,7 @@ def test_upload_shows_original_and_clean_and_downloads_png(live, open_page, tmp_
     assert page.text_content("#cleaned-size") == f"{size[0]} × {size[1]} px"
     assert page.text_content("#status-text") == f"Página limpa: {source.name}."
     assert page.is_hidden("#spinner") and page.is_hidden("#error")
-    shoot(page)
+    shoot(page, "web.png")
 
     with page.expect_download() as download_info:
         page.click("#download")
@@ -137,6 +153,8 @@ def test_dropped_text_file_shows_code_3_in_plain_words(live, open_page):
     assert "não é uma imagem que o serviço consiga ler" in page.text_content("#error-explain")
     assert page.text_content("#error-detail") == "os bytes não são uma imagem reconhecida"
     assert page.is_hidden("#result") and page.is_hidden("#spinner")
+    assert page.eval_on_selector("#file", "input => input.files[0].name") == "notas.png"
+    shoot(page, "web-error.png")
     row = database.row(page.text_content("#error-request-id"))
     assert row["codigo_retorno"] == 3
     assert row["imgb64_dirty"] == base64.b64encode(text.encode()).decode()
@@ -180,12 +198,12 @@ def test_page_is_served_with_a_local_only_policy(live):
     assert database.count() == before
 
 
-def shoot(page) -> None:
-    """The README's picture: written to docs/img only when UPDATE_SCREENSHOTS=1, so a plain
-    test run leaves the work tree clean; palette PNG to keep it small."""
+def shoot(page, name: str) -> None:
+    """The README's pictures: written to docs/img only when UPDATE_SCREENSHOTS=1, so a plain
+    test run leaves the work tree clean; palette PNGs to keep them small."""
     shot = page.screenshot(full_page=True)
     if os.environ.get("UPDATE_SCREENSHOTS") != "1":
         return
     image = Image.open(io.BytesIO(shot)).convert("RGB")
-    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-    image.quantize(colors=64).save(SCREENSHOT, optimize=True)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    image.quantize(colors=64).save(SCREENSHOTS / name, optimize=True)

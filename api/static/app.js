@@ -148,6 +148,7 @@ function watchDrops() {
   zone.addEventListener("drop", (event) => {
     event.preventDefault();
     zone.classList.remove("over");
+    if (event.dataTransfer.files.length) $("file").files = event.dataTransfer.files;  // shows its name
     choose(event.dataTransfer.files[0]);
   });
   // A file dropped beside the zone must not make the browser leave the page to open it.

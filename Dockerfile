@@ -3,6 +3,13 @@
 # BASE_IMAGE: any Debian-like image with python3 >= 3.11 and its venv module (the official slim
 # image by default; `make compose-test` swaps in a stand-in built from Debian's packages).
 ARG BASE_IMAGE=python:3.11-slim-bookworm
+
+# The requirements alone first: an edit elsewhere in pyproject.toml keeps the cached install.
+FROM ${BASE_IMAGE} AS requirements
+LABEL org.opencontainers.image.title=ddd-serving-api
+COPY pyproject.toml docker/pyproject_deps.py /tmp/build/
+RUN python3 /tmp/build/pyproject_deps.py /tmp/build/pyproject.toml > /tmp/build/requirements.txt
+
 FROM ${BASE_IMAGE}
 LABEL org.opencontainers.image.title=ddd-serving-api
 
@@ -17,11 +24,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 # python3 -m venv: the official image has it in /usr/local, Debian's python3-venv in /usr.
 WORKDIR /app
-COPY pyproject.toml docker/pyproject_deps.py /tmp/build/
+COPY --from=requirements /tmp/build/requirements.txt /tmp/requirements.txt
 RUN python3 -m venv "$VIRTUAL_ENV" \
- && python3 /tmp/build/pyproject_deps.py /tmp/build/pyproject.toml > /tmp/build/requirements.txt \
- && pip install --no-compile -r /tmp/build/requirements.txt \
- && rm -rf /tmp/build
+ && pip install --no-compile -r /tmp/requirements.txt \
+ && rm /tmp/requirements.txt
 
 RUN useradd --uid 10001 --user-group --create-home --shell /usr/sbin/nologin app \
  && mkdir -p "$SPOOL_DIR" \

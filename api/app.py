@@ -33,10 +33,16 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
     return app
 
 
-def _http_error(err: HTTPException) -> tuple[Response, int]:
-    """404, 405, 413... answered in the API's JSON shape, never as an HTML page."""
+def _http_error(err: HTTPException) -> Response:
+    """404, 405, 413... answered in the API's JSON shape, never as an HTML page; werkzeug's
+    headers (e.g. Allow on a 405) are kept."""
     code = Code.TOO_LARGE if err.code == 413 else Code.BAD_REQUEST
-    return jsonify(body(code, detail=f"{err.code} {err.name}")), err.code or 400
+    response = jsonify(body(code, detail=f"{err.code} {err.name}"))
+    response.status_code = err.code or 400
+    for name, value in err.get_headers():
+        if name.lower() != "content-type":
+            response.headers[name] = value
+    return response
 
 
 def _unexpected_error(err: Exception) -> tuple[Response, int]:

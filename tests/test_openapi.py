@@ -14,7 +14,7 @@ from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import positive_data_acceptance, unsupported_method
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from api.codes import HTTP_STATUS, MESSAGES, Code
 from api.config import Config
@@ -138,8 +138,7 @@ def test_fuzzer_finds_no_server_error_and_every_request_has_a_row(case, fuzz_ser
     that reached /remove_background, the checks' own extra requests included (counted by the
     service's ddd_requests_total)."""
     server, database = fuzz_server
-    # unsupported_method: 405 answers lack `Allow` (api/app.py; see test_405_lists_allowed_methods)
-    excluded = [not_a_server_error, unsupported_method]
+    excluded = [not_a_server_error]
     if case.operation.path == ROW_ROUTE:  # base64 text that is no image fits any JSON Schema
         excluded.append(positive_data_acceptance)  # and is code 3 (400), as documented
     rows_before, served_before = database.count(), requests_total(server)
@@ -154,8 +153,6 @@ def test_fuzzer_finds_no_server_error_and_every_request_has_a_row(case, fuzz_ser
         assert served == 0  # only POST /remove_background logs a row
 
 
-@pytest.mark.xfail(strict=True, reason="api/app.py _http_error drops werkzeug's Allow header; when "
-                   "fixed, remove this mark and unsupported_method from the fuzzer's exclusions")
 def test_405_lists_allowed_methods(live):
     """RFC 9110: a 405 names the methods the resource allows (schemathesis' unsupported_method)."""
     server, _ = live

@@ -41,7 +41,7 @@ ERROR_EXAMPLES: dict[Code, tuple[object, str]] = {
     Code.MISSING_KEY: ({"imgb64": EXAMPLE_PNG_B64}, "o objeto JSON não tem a chave imgb64_dirty"),
     Code.BAD_IMAGE: ({"imgb64_dirty": "aGVsbG8gd29ybGQ="},  # "hello world"
                      "os bytes não são uma imagem reconhecida"),
-    Code.TOO_LARGE: (None, "imagem maior que 26214400 bytes"),
+    Code.TOO_LARGE: (None, "imagem maior que {max_image_bytes} bytes"),
     Code.MODEL_UNAVAILABLE: (None, "o modelo não respondeu; tente novamente"),
     Code.UNAUTHORIZED: (None, "envie a chave no cabeçalho X-API-Key"),
     Code.INTERNAL: (None, ""),
@@ -141,7 +141,8 @@ def _remove_background(config: Config) -> dict:
     responses: dict[str, dict] = {}
     for code in Code:
         status = str(HTTP_STATUS[code])
-        detail = "" if code == Code.OK else ERROR_EXAMPLES[code][1]
+        detail = "" if code == Code.OK else ERROR_EXAMPLES[code][1].format(
+            max_image_bytes=config.max_image_bytes)
         entry = responses.setdefault(status, {
             "description": "", "headers": {"X-Request-ID": REQUEST_ID_HEADER},
             "content": {"application/json": {"schema": {"oneOf": []}, "examples": {}}},

@@ -5,7 +5,8 @@
 # Phases: engine (install/start dockerd) -> stand-in images (base from debootstrap, MariaDB,
 # TF-Serving-compatible) -> model -> API image from the real Dockerfile -> up and health ->
 # real pages, a bad request, the rows in the db container -> serving paused (timeout path) ->
-# serving stopped (HTTP 503, code 5) -> started again (recovers by itself) -> rows -> down -v.
+# serving stopped (HTTP 503, code 5) -> started again (recovers by itself) -> db stopped (rows
+# wait in the spool volume) -> started again -> every row in the db -> down -v.
 # All test traffic goes to 127.0.0.1:$API_PORT or stays on the compose network.
 # Exits non-zero on any failure; fails loudly, never skips, when the engine cannot start.
 #
@@ -215,7 +216,23 @@ check $PYTHON scripts/compose_check.py recover "$URL" "$ledger" --page "$page" -
 check $PYTHON scripts/compose_check.py ready "$URL" --expect 200 --wait 30
 check wait_healthy serving 60
 
-phase "all rows in the db container"
+phase "db stopped: rows wait in the api-spool volume"
+compose stop db
+check $PYTHON scripts/compose_check.py pages "$URL" "$ledger" --data "$DATA/test" --count 2 \
+  --offset 2
+# The API's request log says where each row went ("log_row": "db" | "spool").
+spooled=$(compose logs --no-color api | grep -c '"log_row": "spool"' || true)
+[ "$spooled" -ge 2 ] || die "with db stopped, $spooled rows went to the spool (2 expected)"
+echo "  $spooled rows went to the spool volume while db was stopped"
+passed=$((passed + 1))
+compose start db
+check wait_healthy db 120
+
+phase "all rows in the db container (spool replayed)"
+for _ in $(seq 1 30); do  # the API replays its spool every few seconds once MySQL answers
+  check_rows >/dev/null 2>&1 && break
+  sleep 2
+done
 check check_rows
 
 # Old builds of our own images only (a rebuilt stand-in leaves its predecessor untagged).

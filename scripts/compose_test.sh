@@ -114,7 +114,8 @@ if [ -z "${MODELS_DIR:-}" ]; then
 from tests.conftest import build_tiny_denoiser
 from training.export import export_model
 export_model(build_tiny_denoiser(), '$MODELS_DIR/autoencoder', multiple=2, margin=8, tile=64,
-             version=1)" >/dev/null 2>&1 || die "exporting the tiny model failed"
+             version=1)" >"$work/export.log" 2>&1 \
+      || { tail -n 20 "$work/export.log"; die "exporting the tiny model failed"; }
   fi
 fi
 compgen -G "$MODELS_DIR/autoencoder/[0-9]*/saved_model.pb" >/dev/null \

@@ -28,6 +28,13 @@ engine_answers() { docker info >/dev/null 2>&1; }
 start_dockerd() {
   [ "$(id -u)" = 0 ] || die "no Docker daemon answers and starting dockerd needs root"
   log "no Docker daemon answers: starting dockerd in the background (log: $DOCKERD_LOG)"
+  # A daemon killed with the session before leaves its pid file; dockerd refuses to start while
+  # the pid in it belongs to a live process of another name.
+  local pid
+  pid=$(cat /var/run/docker.pid 2>/dev/null || true)
+  if [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" != dockerd ]; then
+    rm -f /var/run/docker.pid
+  fi
   # setsid: the daemon outlives this script and is not killed with its process group.
   setsid nohup dockerd >>"$DOCKERD_LOG" 2>&1 </dev/null &
   local waited=0

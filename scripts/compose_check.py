@@ -9,6 +9,7 @@ so that `rows` can check the db container's Imagens table against exactly what w
   compose_check.py outage URL LEDGER --page PNG --timeout SECONDS [--hang] [--note TEXT]
   compose_check.py recover URL LEDGER --page PNG --wait SECONDS
   compose_check.py ready  URL --expect 200|503 [--wait SECONDS]
+  compose_check.py get    URL PATH...   (each must answer 200: files and routes in the image)
   compose_check.py rows   LEDGER < tab-separated "request_id codigo_retorno largura altura"
 
 Each command prints what it measured and exits 1 with the reason when a check fails.
@@ -198,6 +199,19 @@ def cmd_ready(args) -> None:
         time.sleep(1)
 
 
+def cmd_get(args) -> None:
+    for path in args.paths:
+        try:
+            with urllib.request.urlopen(args.url.rstrip("/") + path, timeout=10) as response:
+                status, kind = response.status, response.headers.get("Content-Type", "")
+                size = len(response.read())
+        except urllib.error.HTTPError as err:
+            raise CheckFailed(f"GET {path}: HTTP {err.code}") from None
+        if status != 200 or not size:
+            raise CheckFailed(f"GET {path}: HTTP {status}, {size} bytes")
+        print(f"  GET {path}: HTTP 200, {kind}, {size} bytes")
+
+
 def cmd_rows(args) -> None:
     sent = [json.loads(line) for line in args.ledger.read_text().splitlines() if line.strip()]
     rows = {}
@@ -248,6 +262,9 @@ def main(argv: list[str] | None = None) -> int:
     sub.choices["recover"].add_argument("--wait", type=float, default=180)
     sub.choices["ready"].add_argument("--expect", type=int, required=True)
     sub.choices["ready"].add_argument("--wait", type=float, default=0)
+    get = sub.add_parser("get")
+    get.add_argument("url")
+    get.add_argument("paths", nargs="+")
     rows = sub.add_parser("rows")
     rows.add_argument("ledger", type=Path)
     args = parser.parse_args(argv)

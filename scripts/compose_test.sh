@@ -174,6 +174,7 @@ passed=$((passed + 1))
 # --- traffic ------------------------------------------------------------------------------------
 phase "real pages to $URL"
 check $PYTHON scripts/compose_check.py ready "$URL" --expect 200
+check $PYTHON scripts/compose_check.py get "$URL" /health / /static/app.js /openapi.json /metrics
 check $PYTHON scripts/compose_check.py pages "$URL" "$ledger" --data "$DATA/test" --count "$PAGES"
 check $PYTHON scripts/compose_check.py pages "$URL" "$ledger" --data "$DATA/test" --count "$PAGES" \
   --threads 3 --offset 1

@@ -17,6 +17,7 @@ threads = _config.gunicorn_threads
 timeout = _config.gunicorn_timeout
 graceful_timeout = 60  # SIGTERM: in-flight requests finish, then the spool gets a last replay
 keepalive = 5
+control_socket_disable = True  # gunicorn 27's control socket is unused and wants a writable $HOME
 accesslog = None  # the app writes one structured line per request
 errorlog = "-"
 loglevel = _config.log_level.lower()

@@ -23,12 +23,9 @@ INSERT_SQL = (
     " largura, altura, duracao_ms, versao_modelo)"
     " VALUES (%(data)s, %(imgb64_dirty)s, %(imgb64_clean)s, %(codigo_retorno)s, %(request_id)s,"
     " %(largura)s, %(altura)s, %(duracao_ms)s, %(versao_modelo)s)"
-    # A replayed row (spool after a lost acknowledgement) is already there: keep the first.
-    " ON DUPLICATE KEY UPDATE ID = ID"
 )
 IDENTIFIER = re.compile(r"^[A-Za-z0-9_$]{1,64}$")
-# Big enough for a maximal request: the dirty base64, the clean one and the SQL around them.
-WANTED_PACKET = 1024 * 1024 * 1024
+MIN_PACKET = 256 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -69,7 +66,8 @@ PER_ROW_ERRORS = (mysql.connector.errors.DataError, mysql.connector.errors.Integ
 
 class Store:
     def __init__(self, *, host: str, port: int, user: str, password: str, database: str,
-                 schema_file: str, pool_size: int = 8, connect_timeout: float = 3.0) -> None:
+                 schema_file: str, pool_size: int = 8, connect_timeout: float = 3.0,
+                 max_row_bytes: int = 0) -> None:
         if not IDENTIFIER.match(database):
             raise ValueError(f"invalid database name {database!r}")
         self.database = database
@@ -84,6 +82,8 @@ class Store:
         self._slots = threading.BoundedSemaphore(pool_size)
         self.max_allowed_packet = 0
         self.last_error = ""
+        # max_allowed_packet wanted: a maximal row (both base64 texts and the SQL around them).
+        self.wanted_packet = max(MIN_PACKET, max_row_bytes + 1024 * 1024)
 
     def insert(self, record: LogRecord) -> None:
         """Commits one row; raises StoreUnavailable or RowRejected."""
@@ -120,7 +120,7 @@ class Store:
             with self._connection() as cnx:
                 cursor = cnx.cursor()
                 for record in records:
-                    cursor.execute(INSERT_SQL, asdict(record))
+                    _insert_once(cursor, record)
                 cursor.close()
                 cnx.commit()
         except mysql.connector.Error as err:
@@ -172,14 +172,26 @@ class Store:
     def _raise_packet_limit(self, cursor) -> int:
         cursor.execute("SELECT @@GLOBAL.max_allowed_packet")
         (limit,) = cursor.fetchone()
-        if limit < WANTED_PACKET:
+        if limit < self.wanted_packet:
             try:
-                cursor.execute("SET GLOBAL max_allowed_packet = %s", (WANTED_PACKET,))
-                limit = WANTED_PACKET
+                cursor.execute("SET GLOBAL max_allowed_packet = %s", (self.wanted_packet,))
+                limit = self.wanted_packet
             except mysql.connector.Error as err:
-                log.warning("max_allowed_packet is %d and cannot be raised (%s): rows bigger than"
-                            " that wait in the rejected spool file", limit, err.msg)
+                log.warning("max_allowed_packet is %d, below the %d that the largest requests need,"
+                            " and cannot be raised (%s): rows bigger than that go to the spool's"
+                            " rejected file", limit, self.wanted_packet, err.msg)
         return int(limit)
+
+
+def _insert_once(cursor, record: LogRecord) -> None:
+    """A replayed row (spool after a lost acknowledgement) is already there: the first copy
+    stays. A failed statement leaves the transaction's other rows in place (InnoDB), and a plain
+    INSERT needs no UPDATE privilege, unlike ON DUPLICATE KEY UPDATE."""
+    try:
+        cursor.execute(INSERT_SQL, asdict(record))
+    except mysql.connector.errors.IntegrityError as err:
+        if err.errno != errorcode.ER_DUP_ENTRY or "request_id" not in str(err.msg):
+            raise
 
 
 class _Borrowed:

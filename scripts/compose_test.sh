@@ -188,7 +188,8 @@ check_rows() { db_rows | $PYTHON scripts/compose_check.py rows "$ledger"; }
 phase "rows in the db container"
 check check_rows
 # Least privilege: the API's user can add rows, not remove them or change the schema.
-for statement in "DELETE FROM ImagensAPi.Imagens" "DROP TABLE ImagensAPi.Imagens" \
+for statement in "DELETE FROM ImagensAPi.Imagens" "UPDATE ImagensAPi.Imagens SET altura = 0" \
+    "DROP TABLE ImagensAPi.Imagens" \
     "ALTER TABLE ImagensAPi.Imagens ADD COLUMN x INT" "CREATE TABLE mysql.x (i INT)"; do
   if compose exec -T -e "SQL=$statement" db sh -c \
       'mysql -h 127.0.0.1 -u"$MYSQL_API_USER" -p"$MYSQL_API_PASSWORD" -e "$SQL" 2>&1'; then

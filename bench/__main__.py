@@ -29,6 +29,7 @@ import requests
 
 from bench.pages import load_pages
 from bench.processes import ROOT, running_api, running_model_server
+from bench.rows import count_rows, drop_database
 
 TARGETS = ("forward", "model", "serving", "api", "api-serving")
 
@@ -200,20 +201,8 @@ def _sent(results: list[Result], target: str) -> int:
 
 def _rows_check(database: str, measured: int, warmups_per_target: int) -> str:
     """Every API call must have left exactly one row (warm-up calls included)."""
-    import mysql.connector
-
-    from api.config import from_env
-
-    cfg = from_env()
-    cnx = mysql.connector.connect(host=cfg.mysql_host, port=cfg.mysql_port, user=cfg.mysql_user,
-                                  password=cfg.mysql_password, database=database)
-    try:
-        cursor = cnx.cursor()
-        cursor.execute("SELECT COUNT(*), COUNT(DISTINCT request_id) FROM Imagens")
-        rows, distinct = cursor.fetchone()
-        cursor.execute(f"DROP DATABASE `{database}`")
-    finally:
-        cnx.close()
+    rows, distinct = count_rows(database)
+    drop_database(database)
     return (f"\nMySQL rows: {rows} ({distinct} distinct request ids) for {measured} measured API"
             f" calls + {warmups_per_target} warm-up calls per API target")
 

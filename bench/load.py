@@ -24,6 +24,7 @@ import requests
 
 from bench.pages import load_pages
 from bench.processes import ROOT, running_api
+from bench.rows import count_rows, drop_database
 
 
 def worker_rss_mib(master_pid: int) -> dict[int, float]:
@@ -76,36 +77,6 @@ def fire(url: str, bodies: list[dict], count: int, concurrency: int, deadline: f
     with ThreadPoolExecutor(concurrency) as pool:
         list(pool.map(one, range(count)))
     return statuses, latencies, ids
-
-
-def count_rows(database: str) -> tuple[int, int]:
-    import mysql.connector
-
-    from api.config import from_env
-
-    cfg = from_env()
-    cnx = mysql.connector.connect(host=cfg.mysql_host, port=cfg.mysql_port, user=cfg.mysql_user,
-                                  password=cfg.mysql_password, database=database)
-    try:
-        cursor = cnx.cursor()
-        cursor.execute("SELECT COUNT(*), COUNT(DISTINCT request_id) FROM Imagens")
-        return cursor.fetchone()
-    finally:
-        cnx.close()
-
-
-def drop_database(database: str) -> None:
-    import mysql.connector
-
-    from api.config import from_env
-
-    cfg = from_env()
-    cnx = mysql.connector.connect(host=cfg.mysql_host, port=cfg.mysql_port, user=cfg.mysql_user,
-                                  password=cfg.mysql_password)
-    try:
-        cnx.cursor().execute(f"DROP DATABASE IF EXISTS `{database}`")
-    finally:
-        cnx.close()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,8 +19,10 @@ from training.data import (
     list_ids,
     load_pages,
     patch_dataset,
+    resize,
     robustness_pages,
     split_by_blocks,
+    stroke_weight,
     synthetic_background,
 )
 
@@ -126,7 +128,7 @@ def test_composite_keeps_ink_darker_than_paper():
 
 def test_patch_sampler_shapes_ranges_and_targets(data_dir):
     pages = load_pages(data_dir)
-    sampler = PatchSampler(pages, size=16, seed=3)
+    sampler = PatchSampler(pages, size=16, seed=3, scale=0.0, stroke=0.0)
     cleans = {p.id: p.clean for p in pages}
     for _ in range(30):
         dirty, clean = sampler.sample()
@@ -156,7 +158,7 @@ def test_patch_sampler_is_deterministic_per_seed(data_dir):
 
 def test_patch_sampler_mixes_real_and_synthetic_inputs(data_dir):
     pages = load_pages(data_dir)
-    real = PatchSampler(pages, 16, seed=0, synthetic=0.0, overlay=0.0, jitter=False)
+    real = PatchSampler(pages, 16, seed=0, synthetic=0.0, overlay=0.0, scale=0.0, jitter=False)
     dirties = {p.id: p.dirty for p in pages}
     for _ in range(10):
         dirty, _ = real.sample()
@@ -165,6 +167,27 @@ def test_patch_sampler_mixes_real_and_synthetic_inputs(data_dir):
     synthetic = PatchSampler(pages, 16, seed=0, synthetic=1.0, jitter=False)
     dirty, _ = synthetic.sample()
     assert not any(_contains(d, dirty) for d in dirties.values())
+
+
+def test_scale_and_stroke_jitter_keep_targets_in_range(data_dir):
+    sampler = PatchSampler(load_pages(data_dir), 24, seed=1, scale=1.0, stroke=1.0, synthetic=1.0)
+    for _ in range(20):
+        dirty, clean = sampler.sample()
+        assert dirty.shape == clean.shape == (24, 24)
+        assert clean.min() >= 0.0 and clean.max() <= 1.0
+
+
+def test_stroke_weight_makes_ink_bolder_or_thinner():
+    clean = clean_page(40, 52, 0).astype(np.float32) / 255
+    ink = [float((stroke_weight(np.random.default_rng(s), clean) < 0.5).sum()) for s in range(12)]
+    assert min(ink) < (clean < 0.5).sum() < max(ink)
+
+
+def test_resize_keeps_flat_paper_white():
+    patch = np.ones((30, 30), np.float32)
+    patch[10:20, 12:14] = 0.0
+    out = resize(patch, 24)
+    assert out.shape == (24, 24) and out[0, 0] == 1.0 and out.min() < 0.3
 
 
 def test_patch_sampler_rejects_patches_larger_than_pages(data_dir):

@@ -47,10 +47,22 @@ def remove_background() -> Response:
     received_at = datetime.now(UTC).replace(tzinfo=None)
     request_id = uuid.uuid4().hex
     svc = services()
+    outcome = settle(svc, request, request_id)
+    duration_ms = (time.perf_counter() - started) * 1000
+    stored = log_request(svc, outcome, request_id, received_at, duration_ms)
+    svc.metrics.requests.labels(str(int(outcome.code))).inc()
+    svc.metrics.request_seconds.observe(time.perf_counter() - started)
+    log_line(request_id, outcome, duration_ms, stored)
+    return respond(outcome, request_id)
+
+
+def settle(svc: Services, req: Request, request_id: str) -> Outcome:
+    """The ordered checks (key, JSON, field, base64, image, size, model): the first that fails
+    sets the code."""
     outcome = Outcome()
     try:
-        check_api_key(request, svc.config.api_key)
-        payload = read_json(request, outcome)
+        check_api_key(req, svc.config.api_key)
+        payload = read_json(req, outcome)
         value = image_field(payload, outcome)
         outcome.dirty = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
         page = read_page(decode_base64(value, svc.config.max_image_bytes), svc.config.max_pixels)
@@ -63,7 +75,12 @@ def remove_background() -> Response:
     except Exception:  # the one boundary where a bug must still give JSON and a log row
         log.exception("request %s failed unexpectedly", request_id)
         outcome.code, outcome.status = Code.INTERNAL, None
-    duration_ms = (time.perf_counter() - started) * 1000
+    return outcome
+
+
+def log_request(svc: Services, outcome: Outcome, request_id: str, received_at: datetime,
+                duration_ms: float) -> str:
+    """Writes the request's one row (MySQL or spool) before the answer leaves."""
     record = LogRecord(
         request_id=request_id, data=received_at, codigo_retorno=int(outcome.code),
         imgb64_dirty=outcome.dirty, imgb64_clean=outcome.clean or None, largura=outcome.width,
@@ -73,10 +90,7 @@ def remove_background() -> Response:
     written = time.perf_counter()
     stored = svc.request_log.write(record)
     svc.metrics.log_write_seconds.labels(stored).observe(time.perf_counter() - written)
-    svc.metrics.requests.labels(str(int(outcome.code))).inc()
-    svc.metrics.request_seconds.observe(time.perf_counter() - started)
-    log_line(request_id, outcome, duration_ms, stored)
-    return respond(outcome, request_id)
+    return stored
 
 
 def check_api_key(req: Request, api_key: str) -> None:

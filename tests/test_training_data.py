@@ -19,6 +19,7 @@ from training.data import (
     list_ids,
     load_pages,
     patch_dataset,
+    rendered_pages,
     resize,
     robustness_pages,
     split_by_blocks,
@@ -181,6 +182,28 @@ def test_stroke_weight_makes_ink_bolder_or_thinner():
     clean = clean_page(40, 52, 0).astype(np.float32) / 255
     ink = [float((stroke_weight(np.random.default_rng(s), clean) < 0.5).sum()) for s in range(12)]
     assert min(ink) < (clean < 0.5).sum() < max(ink)
+
+
+def test_rendered_text_pages_look_like_clean_pages():
+    pages = rendered_pages(seed=0, n=3, h=64, w=96)
+    assert [p.id for p in pages] == [-1, -2, -3]
+    for p in pages:
+        assert p.clean.shape == (64, 96) and p.dirty is p.clean
+        assert p.clean.max() == 1.0 and p.clean.min() < 0.3  # white paper, dark ink
+        assert 0.5 < (p.clean == 1.0).mean() < 0.98
+    assert not np.array_equal(pages[0].clean, pages[1].clean)
+    np.testing.assert_array_equal(rendered_pages(0, 1, 64, 96)[0].clean, pages[0].clean)
+
+
+def test_sampler_uses_rendered_text_only_for_synthetic_patches(data_dir):
+    pages = load_pages(data_dir)
+    sampler = PatchSampler(pages, 16, seed=0, synthetic=1.0, rendered=1.0, text_pages=2,
+                           scale=0.0, stroke=0.0)
+    cleans = [p.clean for p in pages]
+    _, clean = sampler.sample()
+    assert not any(_contains(c, clean) for c in cleans)
+    assert any(_contains(t.clean, c) for t in sampler.text
+               for c in (clean, clean[::-1], clean[:, ::-1], clean[::-1, ::-1]))
 
 
 def test_resize_keeps_flat_paper_white():

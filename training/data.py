@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "noisyoffice-ddd"
 BLOCK_SIZE = 12
@@ -261,6 +261,77 @@ def stroke_weight(rng: np.random.Generator, clean: np.ndarray) -> np.ndarray:
     return ((1 - w) * clean + w * filtered).astype(np.float32)
 
 
+# --- rendered text: typefaces the data does not have ------------------------------------------
+# The data has about a dozen typefaces, and a model that learns them by heart hedges on a new
+# one (grey ink cores). Text rendered in other faces, composited like the real pages, teaches
+# what ink looks like in general. The faces ship with matplotlib (the `train` extra).
+
+TEXT_FACES = (
+    "cmr10", "cmb10", "cmmi10", "cmss10", "cmtt10", "DejaVuSans", "DejaVuSans-Bold",
+    "DejaVuSans-Oblique", "DejaVuSerif", "DejaVuSerif-Bold", "DejaVuSerif-Italic",
+    "DejaVuSansMono", "STIXGeneral", "STIXGeneralBol", "STIXGeneralItalic", "STIXGeneralBolIta",
+)
+_VOCABULARY = (
+    "the of and to in is that for it as with was on be by this are from or at an which not "
+    "have has but all were when we there can been one more will would their if so some what "
+    "paper page scanned document office noise filter method image clean printed text form "
+    "guides rulers boxes fields written below separate sheet quality network trained neural "
+    "background stains coffee folded wrinkled shadow contrast pixel values median mean result "
+    "experiments obtained proposed several different approach useful simple large small better"
+)
+WORDS = tuple(_VOCABULARY.split())
+
+
+def text_faces() -> list[Path]:
+    import matplotlib
+
+    folder = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
+    return [folder / f"{name}.ttf" for name in TEXT_FACES if (folder / f"{name}.ttf").exists()]
+
+
+def _sentence(rng: np.random.Generator, n: int) -> str:
+    words = [WORDS[i] for i in rng.integers(len(WORDS), size=n)]
+    words[0] = words[0].capitalize()
+    for i in range(1, n):
+        r = rng.random()
+        if r < 0.06:
+            words[i - 1] += "."
+            words[i] = words[i].capitalize()
+        elif r < 0.1:
+            words[i - 1] += ","
+        elif r < 0.12:
+            words[i] = str(rng.integers(1, 2000))
+    return " ".join(words)
+
+
+def render_text_page(rng: np.random.Generator, h: int, w: int, face: Path) -> np.ndarray:
+    """A clean page of black anti-aliased text in `face` at a random size and line spacing."""
+    size = int(rng.integers(12, 30))
+    font = ImageFont.truetype(str(face), size)
+    image = Image.new("L", (w, h), 255)
+    draw = ImageDraw.Draw(image)
+    step = int(size * rng.uniform(1.15, 1.8))
+    left = int(rng.integers(0, 40))
+    ink = 0 if rng.random() < 0.8 else int(rng.integers(0, 50))
+    for y in range(int(rng.integers(-size // 2, step)), h, step):
+        indent = left + (int(rng.integers(0, 4 * size)) if rng.random() < 0.1 else 0)
+        draw.text((indent, y), _sentence(rng, w // size + 2), font=font, fill=ink)
+    if rng.random() < 0.3:  # slight skew, as scanned
+        image = image.rotate(rng.uniform(-1.5, 1.5), Image.BICUBIC, fillcolor=255)
+    return np.asarray(image, np.float32) / 255.0
+
+
+def rendered_pages(seed: int, n: int, h: int = 420, w: int = 540) -> list[Page]:
+    """`n` clean pages of rendered text (ids -1, -2, ...), cycling through the faces."""
+    rng = np.random.default_rng([seed, 7])
+    faces = text_faces()
+    pages = []
+    for i in range(n):
+        clean = render_text_page(rng, h, w, faces[i % len(faces)])
+        pages.append(Page(-1 - i, clean, clean))
+    return pages
+
+
 @dataclass
 class PatchSampler:
     """Random (dirty, clean) training patches of `size` x `size` from whole pages.
@@ -268,9 +339,11 @@ class PatchSampler:
     With probability `synthetic` the clean patch is composited onto a synthetic background
     (with probability `stroke` after making its strokes bolder or thinner); otherwise the real
     dirty patch is used, with probability `overlay` darkened further by a synthetic field (e.g. a
-    shadow over a real stain). With probability `scale` the crop is resampled by 0.8-1.25x (other
-    type sizes; pages themselves are never resized). Flips apply to both sides; scanner jitter to
-    the input only. Deterministic for a given seed.
+    shadow over a real stain). A share `rendered` of the synthetic composites use pages of text
+    rendered in other typefaces (`text_pages` of them) instead of the real clean pages. With
+    probability `scale` the crop is resampled by 0.8-1.25x (other type sizes; pages themselves
+    are never resized). Flips apply to both sides; scanner jitter to the input only.
+    Deterministic for a given seed.
     """
 
     pages: Sequence[Page]
@@ -280,6 +353,8 @@ class PatchSampler:
     overlay: float = 0.3
     scale: float = 0.4
     stroke: float = 0.5
+    rendered: float = 0.0
+    text_pages: int = 64
     jitter: bool = True
 
     def __post_init__(self) -> None:
@@ -287,10 +362,16 @@ class PatchSampler:
         if small:
             raise ValueError(f"patch size {self.size} exceeds pages {small}")
         self.rng = np.random.default_rng(self.seed)
+        side = max(self.size * 2, 256)
+        self.text = rendered_pages(self.seed, self.text_pages, side, side) if self.rendered else []
 
     def sample(self) -> tuple[np.ndarray, np.ndarray]:
         rng, s = self.rng, self.size
-        page = self.pages[rng.integers(len(self.pages))]
+        synthetic = rng.random() < self.synthetic
+        if synthetic and self.text and rng.random() < self.rendered:
+            page = self.text[rng.integers(len(self.text))]
+        else:
+            page = self.pages[rng.integers(len(self.pages))]
         factor = np.exp(rng.uniform(-0.223, 0.223)) if rng.random() < self.scale else 1.0
         side = min(int(round(s / factor)), *page.dirty.shape)
         y0 = rng.integers(0, page.dirty.shape[0] - side + 1)
@@ -299,7 +380,7 @@ class PatchSampler:
         dirty = page.dirty[y0 : y0 + side, x0 : x0 + side]
         if side != s:
             clean, dirty = resize(clean, s), resize(dirty, s)
-        if rng.random() < self.synthetic:
+        if synthetic:
             if rng.random() < self.stroke:
                 clean = stroke_weight(rng, clean)
             dirty = composite(rng, clean, synthetic_background(rng, s, s))

@@ -57,6 +57,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="share of patches resampled by 0.8-1.25x (other type sizes)")
     p.add_argument("--stroke", type=float, default=0.5,
                    help="share of synthetic patches with bolder or thinner strokes")
+    p.add_argument("--rendered", type=float, default=0.5,
+                   help="share of synthetic patches showing text rendered in other typefaces")
     p.add_argument("--ema", type=float, default=0.999,
                    help="momentum of the weight average that is validated and shipped (0: off)")
     p.add_argument("--val-blocks", type=int, nargs="*", default=list(VAL_BLOCKS),
@@ -184,7 +186,8 @@ def model_card(args, metrics: dict, train_ids: list[int], val_ids: list[int]) ->
             "augmentation": f"{args.patch}px patches, flips, {args.scale:.0%} resampled "
                             f"0.8-1.25x, {args.synthetic:.0%} on synthetic backgrounds (stains, "
                             "rings, folds, wrinkles, crumples, shadows, tints; bolder/thinner "
-                            "strokes), brightness/contrast/gamma, blur, noise, JPEG",
+                            f"strokes; {args.rendered:.0%} of them text rendered in 16 other "
+                            "typefaces), brightness/contrast/gamma, blur, noise, JPEG",
         },
         "validation": {
             "blocks": args.val_blocks, "ids": val_ids,
@@ -218,7 +221,8 @@ def main(argv: list[str] | None = None) -> dict:
                                       ema_momentum=args.ema or 0.99)
     model.compile(optimizer=optimizer, loss=saturating_mse)
     sampler = PatchSampler(train_pages, args.patch, seed=args.seed, synthetic=args.synthetic,
-                           overlay=args.overlay, scale=args.scale, stroke=args.stroke)
+                           overlay=args.overlay, scale=args.scale, stroke=args.stroke,
+                           rendered=args.rendered)
     # The weight average goes into the model at each epoch end, so validation, checkpoint and
     # the final weights are the averaged ones (steadier than the last step's).
     callbacks = [keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if args.ema > 0 else []

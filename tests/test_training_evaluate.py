@@ -53,9 +53,11 @@ def setup(tmp_path_factory):
     """A tiny dataset and two exported models (a U-Net and the baseline architecture)."""
     root = tmp_path_factory.mktemp("eval")
     data = write_dataset(root / "ddd")
-    export_model(build_unet(widths=(4, 8)), root / "unet", multiple=2, margin=8, tile=32,
-                 version=1)
-    export_model(build_baseline(), root / "base", multiple=4, margin=8, tile=32, version=1)
+    unet, baseline = build_unet(widths=(4, 8)), build_baseline()
+    unet.save(root / "unet.keras")
+    baseline.save(root / "base.keras")
+    export_model(unet, root / "unet", multiple=2, margin=8, tile=32, version=1)
+    export_model(baseline, root / "base", multiple=4, margin=8, tile=32, version=1)
     return root, data
 
 
@@ -65,7 +67,8 @@ def test_cli_reports_every_method_on_every_set(setup):
     report = evaluate.main([
         "--data", str(data), "--model", str(root / "unet" / "1"),
         "--baseline", str(root / "base" / "1"), "--val-blocks", "1", "--out", str(out),
-        "--grid-rows", "2",
+        "--grid-rows", "2", "--keras", f"model={root / 'unet.keras'}",
+        f"baseline_arch={root / 'base.keras'}", "--margins", "0", "12", "--tile", "32",
     ])
     saved = json.loads((out / "report.json").read_text())
     assert saved["pages"] == [14, 15, 17, 18, 20, 21, 23, 24]
@@ -81,6 +84,9 @@ def test_cli_reports_every_method_on_every_set(setup):
                                                  for p in pages])))
     assert saved["sets"]["real"]["do_nothing"]["rmse"] == pytest.approx(do_nothing, rel=1e-6)
     assert saved["forward_ms"]["model"] > 0 and saved["forward_ms"]["baseline_arch"] > 0
+    assert saved["keras_forward_ms"]["model"] > 0 and saved["keras_forward_ms"]["baseline_arch"] > 0
+    gaps = saved["tiling_gap_8bit"]
+    assert gaps["page"] == [104, 80] and gaps["12"] <= 1 < gaps["0"]  # a margin is needed
     assert report["sets"]["real"]["model"]["rmse"] == saved["sets"]["real"]["model"]["rmse"]
     assert "| real | model |" in (out / "table.md").read_text()
     with Image.open(out / "samples.png") as grid:

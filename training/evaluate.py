@@ -173,6 +173,26 @@ def receptive_radius(
     return int(max(np.abs(ys - c).max(), np.abs(xs - c).max()))
 
 
+def tiling_gaps(
+    model, multiple: int, margins: Sequence[int], page: np.ndarray, tile: int = 512
+) -> dict[int, int]:
+    """{margin: largest 8-bit difference between tiled and whole-page cleaning of `page`}, run
+    through the export's own PageCleaner: the margin to ship is the smallest giving <= 1."""
+    import tensorflow as tf
+
+    from training.export import PageCleaner, to_uint8
+
+    x = tf.constant(page[None, ..., None], tf.float32)
+    gaps = {}
+    for margin in margins:
+        whole = PageCleaner(model, multiple=multiple, margin=margin, tile=tile)
+        tiled = PageCleaner(model, multiple=multiple, margin=margin, tile=tile,
+                            max_single_pixels=0)
+        a, b = (to_uint8(c.clean_float(x)).numpy().astype(int) for c in (whole, tiled))
+        gaps[margin] = int(np.abs(a - b).max())
+    return gaps
+
+
 def denoise_pages(denoiser: Denoiser, pages: Sequence[Page]) -> list[np.ndarray]:
     """Runs pages through a denoiser one at a time (pages differ in size), returns [H, W]."""
     return [denoiser(p.dirty[None, ..., None])[0, ..., 0] for p in pages]
@@ -261,6 +281,36 @@ def summary_table(report: dict[str, dict[str, dict]]) -> str:
     return "\n".join(lines)
 
 
+def check_keras_models(paths: dict[str, str], pages: Sequence[Page], margins: Sequence[int],
+                       tile: int = 512, timing: bool = True) -> dict:
+    """Bare forward-pass times of Keras models on the largest page (same run, same page), and the
+    tiled-vs-whole gaps of the first model on a 2x2 mosaic of pages (tiles must cut text)."""
+    import keras
+
+    from training.model import size_multiple
+
+    models = {k: keras.models.load_model(v, compile=False) for k, v in paths.items()}
+    page = max(pages, key=lambda p: p.dirty.size).dirty
+    out: dict = {}
+    if timing:
+        out["keras_forward_ms"] = {"page": list(page.shape[::-1])}
+        for name, model in models.items():
+            out["keras_forward_ms"][name] = time_forward(
+                keras_denoiser(model, multiple=size_multiple(model), margin=0), page)
+        print("forward ms (bare Keras):", out["keras_forward_ms"], flush=True)
+    first = next(iter(models.values()))
+    quad = [p.dirty for p in pages if p.dirty.shape == page.shape][:4]
+    quad += [page] * (4 - len(quad))
+    mosaic = np.block([[quad[0], quad[1]], [quad[2], quad[3]]])
+    out["tiling_gap_8bit"] = {
+        "page": list(mosaic.shape[::-1]), "model": next(iter(paths)),
+        **tiling_gaps(first, size_multiple(first), margins, mosaic, tile),
+    }
+    print("tiled vs whole, largest 8-bit difference per margin:", out["tiling_gap_8bit"],
+          flush=True)
+    return out
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=str(DEFAULT_DATA), help="dataset folder")
@@ -276,6 +326,12 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--grid", help="sample grid PNG path (default: OUT/samples.png)")
     parser.add_argument("--grid-rows", type=int, default=4, help="pages in the sample grid")
     parser.add_argument("--no-timing", action="store_true", help="skip forward-pass timing")
+    parser.add_argument("--keras", nargs="*", default=[], metavar="NAME=MODEL.keras",
+                        help="Keras models to time bare (page padded to the multiple only) and, "
+                             "for the first, to check tiled against whole-page output per margin")
+    parser.add_argument("--margins", type=int, nargs="*", default=[16, 32, 48, 64, 96],
+                        help="margins for the tiling check")
+    parser.add_argument("--tile", type=int, default=512, help="tile side for the tiling check")
     args = parser.parse_args(argv)
 
     set_threads(2)
@@ -300,6 +356,9 @@ def main(argv: list[str] | None = None) -> dict:
             **{k: time_forward(denoisers[k], page) for k in models if models[k]},
         }
         print("forward ms (exported denoise):", report["forward_ms"], flush=True)
+    if args.keras:
+        report.update(check_keras_models(dict(k.split("=", 1) for k in args.keras), pages,
+                                         args.margins, args.tile, timing=not args.no_timing))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")

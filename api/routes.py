@@ -130,7 +130,10 @@ def clean_page(backend: ModelBackend, page: Page) -> bytes:
     try:
         png = backend.clean(page.data)
     except InvalidImage as err:
-        raise ApiError(Code.BAD_IMAGE, f"imagem {page.source_format} ilegível: {err}") from None
+        # The model's own message names graph nodes: it goes to the log, not to the client.
+        log.info("model could not decode the %s image: %s", page.source_format, err)
+        raise ApiError(Code.BAD_IMAGE, f"imagem {page.source_format} corrompida ou truncada"
+                       ) from None
     except BackendUnavailable as err:
         log.warning("model backend unavailable: %s", err)
         raise ApiError(Code.MODEL_UNAVAILABLE, "o modelo não respondeu; tente novamente") from None

@@ -13,6 +13,7 @@ from api.backends.in_process import InProcessBackend
 from api.backends.tf_serving import TFServingBackend
 from bench.processes import free_port, running_model_server
 from tests.conftest import decode_clean, encode, page_array, page_png
+from tests.test_hostile import LEAKS
 from tests.test_routes import assert_answer, assert_row, b64
 
 PAGES = [page_png(64, 48), page_png(541, 259, seed=3), page_png(1, 1), page_png(7, 300, seed=4)]
@@ -65,6 +66,7 @@ def test_api_over_tf_serving_end_to_end(model_server, in_process, start_server):
         assert row["versao_modelo"] == "1"
     response = server.clean(page_png(200, 100)[:300])  # truncated: TF Serving's 400 -> code 3
     assert_answer(response, 3)
+    assert LEAKS.search(response.text) is None
     assert_row(database, response, 3, b64(page_png(200, 100)[:300]))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 
 import numpy as np
 import pytest
@@ -84,6 +85,10 @@ def test_huge_json_number_and_duplicate_keys(live):
     assert server.post(data=body, headers=JSON).json()["codigo_retorno"] == 0  # last one wins
 
 
+# What a response must never show: stack traces, source paths, TensorFlow graph node names.
+LEAKS = re.compile(r"Traceback|File \"|\.py\b|/work/|/usr/|site-packages|\{\{node|node |Op:")
+
+
 def check_invariants(response, database) -> None:
     """What every answer of the route must satisfy, whatever was sent."""
     payload = response.json()
@@ -93,6 +98,7 @@ def check_invariants(response, database) -> None:
     assert response.status_code == HTTP_STATUS[code]
     assert response.status_code < 500 or code == 5
     assert (payload["imgb64_clean"] != "") == (code == 0)
+    assert not LEAKS.search(response.text), payload.get("detalhe")
     assert database.row(response.headers["X-Request-ID"])["codigo_retorno"] == code
 
 

@@ -33,13 +33,14 @@ def build_baseline(name: str = "baseline") -> keras.Model:
 def build_unet(
     widths: Sequence[int] = (16, 24, 48, 64, 96),
     convs_per_level: int = 2,
-    full_res_convs: int = 1,
+    full_res_convs: tuple[int, int] = (1, 2),
     name: str = "unet",
 ) -> keras.Model:
     """A small U-Net with a residual output: clean = input + correction.
 
-    Full resolution keeps few channels and one conv on each side (it dominates the cost); the
-    coarse levels are cheap and give the large receptive field that stains and shadows need.
+    Full resolution keeps few channels and few convs, (encoder, decoder) = `full_res_convs` (it
+    dominates the cost; the decoder's second one sharpens strokes); the coarse levels are cheap
+    and give the large receptive field that stains and shadows need.
     The residual output makes "leave the ink alone" the easy default, so the network only learns
     the background to remove. Needs sizes that are multiples of 2 ** (len(widths) - 1).
     """
@@ -49,12 +50,12 @@ def build_unet(
     for level, width in enumerate(widths):
         if level:
             x = layers.MaxPooling2D()(x)
-        x = _conv_block(x, width, convs_per_level if level else full_res_convs)
+        x = _conv_block(x, width, convs_per_level if level else full_res_convs[0])
         skips.append(x)
     for level in reversed(range(len(widths) - 1)):
         x = layers.UpSampling2D()(x)
         x = layers.Concatenate()([x, skips[level]])
-        x = _conv_block(x, widths[level], convs_per_level if level else full_res_convs)
+        x = _conv_block(x, widths[level], convs_per_level if level else full_res_convs[1])
     correction = layers.Conv2D(1, 1, name="correction")(x)
     out = layers.Add(name="clean")([inp, correction])
     return keras.Model(inp, out, name=name)

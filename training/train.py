@@ -49,7 +49,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--batch", type=int, default=8, help="patches per batch")
     p.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (Adam)")
     p.add_argument("--warmup", type=int, default=200, help="linear warm-up steps")
-    p.add_argument("--synthetic", type=float, default=0.5,
+    p.add_argument("--synthetic", type=float, default=0.4,
                    help="share of patches on synthetic backgrounds")
     p.add_argument("--overlay", type=float, default=0.3,
                    help="share of real patches darkened further by a synthetic field")

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import requests
 
-from bench.pages import load_pages
+from bench.pages import add_source_args, load_pages
 from bench.processes import ROOT, running_api, running_model_server
 from bench.rows import count_rows, drop_database
 
@@ -132,10 +132,7 @@ def api_call(url: str, session: requests.Session) -> Callable[[bytes], None]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" /
-                        "noisyoffice-ddd", help="data folder (its test/ pages are used)")
-    parser.add_argument("--model-dir", type=Path, default=ROOT / "serving" / "models" /
-                        "autoencoder", help="model base path (numbered versions)")
+    add_source_args(parser)
     parser.add_argument("--sizes", default="540x420", help="page sizes, e.g. 540x420,2480x3508")
     parser.add_argument("--targets", default=",".join(TARGETS))
     parser.add_argument("--requests", type=int, default=40, help="calls per target and level")

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import requests
 
-from bench.pages import load_pages
+from bench.pages import add_source_args, load_pages
 from bench.processes import ROOT, running_api
 from bench.rows import count_rows, drop_database
 
@@ -81,10 +81,7 @@ def fire(url: str, bodies: list[dict], count: int, concurrency: int, deadline: f
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path,
-                        default=ROOT.parent / "shared" / "data" / "noisyoffice-ddd")
-    parser.add_argument("--model-dir", type=Path,
-                        default=ROOT / "serving" / "models" / "autoencoder")
+    add_source_args(parser)
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--warmup", type=int, default=50)

@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from bench.pages import add_source_args
 from bench.processes import ROOT
 
 CHILD = r"""
@@ -46,10 +47,7 @@ print(json.dumps({"size": size, "megapixels": round(width * height / 1e6, 2),
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path,
-                        default=ROOT.parent / "shared" / "data" / "noisyoffice-ddd")
-    parser.add_argument("--model-dir", type=Path,
-                        default=ROOT / "serving" / "models" / "autoencoder")
+    add_source_args(parser)
     parser.add_argument("--sizes", default="540x420,1240x1754,2480x3508")
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args(argv)

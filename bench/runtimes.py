@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.pages import load_pages
+from bench.pages import add_source_args, load_pages
 from bench.processes import ROOT
 
 
@@ -106,10 +106,7 @@ def main(argv: list[str] | None = None) -> None:
     from training.model import BUILDERS
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path,
-                        default=ROOT.parent / "shared" / "data" / "noisyoffice-ddd")
-    parser.add_argument("--model-dir", type=Path,
-                        default=ROOT / "serving" / "models" / "autoencoder")
+    add_source_args(parser)
     parser.add_argument("--builder", default="unet", help="training.model builder name")
     parser.add_argument("--builder-args", default="{}", help="its keyword arguments, as JSON")
     parser.add_argument("--sizes", default="544x432,1024x1024")

@@ -24,7 +24,8 @@ class PageCleaner(tf.Module):
     `multiple` is the size the network's pooling needs; `margin` is the mirrored context added on
     every side (and around every tile) so that tiled and whole-page results agree; pages above
     `max_single_pixels` are cleaned in `tile`x`tile` tiles, `tile_batch` at a time, which bounds
-    memory for very large scans.
+    memory for very large scans. `png_compression` is zlib's level for the answer: 3 encodes
+    about twice as fast as the default 6 for 10-15 % more bytes (bench.stages measures it).
     """
 
     def __init__(
@@ -36,6 +37,7 @@ class PageCleaner(tf.Module):
         tile: int = 512,
         tile_batch: int = 1,
         max_single_pixels: int = 2_000_000,
+        png_compression: int = 3,
     ) -> None:
         super().__init__(name="page_cleaner")
         if tile % multiple or margin % multiple:
@@ -46,6 +48,7 @@ class PageCleaner(tf.Module):
         self.tile = tile
         self.tile_batch = tile_batch
         self.max_single_pixels = max_single_pixels
+        self.png_compression = png_compression
 
     def _forward(self, x: tf.Tensor) -> tf.Tensor:
         return tf.cast(self.model(x, training=False), tf.float32)
@@ -101,7 +104,7 @@ class PageCleaner(tf.Module):
         pixels = tf.io.decode_image(image, channels=1, dtype=tf.uint8, expand_animations=False)
         x = tf.cast(pixels, tf.float32)[tf.newaxis] / 255.0
         y = self.clean_float(x)[0]
-        return tf.io.encode_png(to_uint8(y))
+        return tf.io.encode_png(to_uint8(y), compression=self.png_compression)
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="image_bytes")])
     def serve(self, image_bytes: tf.Tensor) -> dict[str, tf.Tensor]:
@@ -194,7 +197,8 @@ def export_model(
             "denoise": "images: float32[None,None,None,1] -> clean: float32 (same shape)",
         },
         "serving": {"multiple": multiple, **{k: getattr(cleaner, k) for k in
-                    ("margin", "tile", "tile_batch", "max_single_pixels")}},
+                    ("margin", "tile", "tile_batch", "max_single_pixels",
+                                         "png_compression")}},
         **(card or {}),
     }
     (base / f"{version}.card.json").write_text(json.dumps(model_card, indent=2) + "\n")
@@ -213,6 +217,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tile", type=int, default=512)
     parser.add_argument("--margin", type=int, default=32)
     parser.add_argument("--max-single-pixels", type=int, default=2_000_000)
+    parser.add_argument("--png-compression", type=int, default=3, help="zlib level, 0-9")
     args = parser.parse_args(argv)
     model = keras.models.load_model(args.model, compile=False)
     card = json.loads(Path(args.card).read_text()) if args.card else {}
@@ -220,6 +225,7 @@ def main(argv: list[str] | None = None) -> None:
     path = export_model(
         model, args.base, multiple=multiple, version=args.version, card=card,
         tile=args.tile, margin=args.margin, max_single_pixels=args.max_single_pixels,
+        png_compression=args.png_compression,
     )
     print(path)
 

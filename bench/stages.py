@@ -1,0 +1,108 @@
+"""`python -m bench.stages`: where one request's time goes, stage by stage, per page size.
+
+Runs the service's own functions in this process, in the order a request meets them: JSON
+parse, base64 decode, header checks (`api.codec.read_page`), the model call (the SavedModel's
+`serving_default`: PNG decode, network, PNG encode, all in the graph; decode and encode are also
+timed alone), base64 of the answer, the JSON answer, and the MySQL insert (a throw-away
+database). Medians of --repeats runs after one warm-up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import numpy as np
+
+from bench.pages import add_source_args, load_pages
+from bench.rows import drop_database
+
+
+def median_ms(call: Callable[[], object], repeats: int) -> float:
+    call()
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - started)
+    return 1000 * float(np.median(times))
+
+
+def stages(page: bytes, backend, store, max_bytes: int, max_pixels: int, repeats: int
+           ) -> dict[str, float]:
+    """Median milliseconds per stage for one page."""
+    import tensorflow as tf
+
+    from api.codec import decode_base64, read_page, to_data_url
+    from api.store import LogRecord
+
+    body = json.dumps({"imgb64_dirty": base64.b64encode(page).decode()})
+    text = json.loads(body)["imgb64_dirty"]
+    data = decode_base64(text, max_bytes)
+    checked = read_page(data, max_pixels)
+    clean = backend.clean(checked.data)
+    pixels = tf.io.decode_png(clean)
+    url = to_data_url(clean)
+    answer = {"codigo_retorno": 0, "mensagem": "Imagem processada com sucesso",
+              "imgb64_clean": url}
+
+    def insert() -> None:
+        store.insert(LogRecord(uuid.uuid4().hex, datetime.now(UTC), 0, text, url,
+                               checked.width, checked.height, 1.0, backend.version()))
+
+    return {
+        "json parse": median_ms(lambda: json.loads(body), repeats),
+        "base64 decode": median_ms(lambda: decode_base64(text, max_bytes), repeats),
+        "header checks": median_ms(lambda: read_page(data, max_pixels), repeats),
+        "model call": median_ms(lambda: backend.clean(checked.data), repeats),
+        "  of which PNG decode": median_ms(lambda: tf.io.decode_image(checked.data), repeats),
+        "  of which PNG encode": median_ms(lambda: tf.io.encode_png(pixels), repeats),
+        "base64 encode": median_ms(lambda: to_data_url(clean), repeats),
+        "json answer": median_ms(lambda: json.dumps(answer), repeats),
+        "mysql insert": median_ms(insert, repeats),
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_source_args(parser)
+    parser.add_argument("--sizes", default="540x420,2480x3508")
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args(argv)
+
+    from api.backends.in_process import InProcessBackend
+    from api.config import from_env
+    from api.store import Store
+
+    cfg = from_env()
+    database = f"bench_stages_{uuid.uuid4().hex[:8]}"
+    backend = InProcessBackend(str(args.model_dir), intra_op_threads=cfg.tf_intra_op_threads,
+                               inter_op_threads=cfg.tf_inter_op_threads)
+    store = Store(host=cfg.mysql_host, port=cfg.mysql_port, user=cfg.mysql_user,
+                  password=cfg.mysql_password, database=database, schema_file=cfg.schema_file,
+                  pool_size=1, max_row_bytes=3 * cfg.max_request_bytes)
+    try:
+        if not store.ping():
+            raise SystemExit(f"MySQL is not answering: {store.last_error}")
+        for size in args.sizes.split(","):
+            page = load_pages(args.data, size, count=1)[0]
+            times = stages(page, backend, store, cfg.max_image_bytes, cfg.max_pixels,
+                           args.repeats)
+            total = sum(v for k, v in times.items() if not k.startswith(" "))
+            print(f"\n{size} ({len(page) / 1e6:.2f} MB PNG), model version {backend.version()}")
+            print("| stage | ms | share |\n|---|---|---|")
+            for name, ms in times.items():
+                print(f"| {name} | {ms:.1f} | {ms / total:.0%} |")
+            print(f"| total | {total:.1f} | 100% |")
+    finally:
+        backend.close()
+        drop_database(database)
+
+
+if __name__ == "__main__":
+    main()

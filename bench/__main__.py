@@ -28,7 +28,7 @@ import numpy as np
 import requests
 
 from bench.pages import add_source_args, load_pages
-from bench.processes import ROOT, running_api, running_model_server
+from bench.processes import running_api, running_model_server
 from bench.rows import count_rows, drop_database
 
 TARGETS = ("forward", "model", "serving", "api", "api-serving")
@@ -136,6 +136,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sizes", default="540x420", help="page sizes, e.g. 540x420,2480x3508")
     parser.add_argument("--targets", default=",".join(TARGETS))
     parser.add_argument("--requests", type=int, default=40, help="calls per target and level")
+    parser.add_argument("--large-requests", type=int, default=8,
+                        help="calls per target and level for pages over 1 MP")
     parser.add_argument("--concurrency", default="1,4", help="levels, e.g. 1,2,4,8")
     parser.add_argument("--time-limit", type=float, default=120, help="seconds per measurement")
     parser.add_argument("--api-env", action="append", default=[], metavar="KEY=VALUE",
@@ -156,8 +158,9 @@ def main(argv: list[str] | None = None) -> None:
         for size, sample in pages.items():
             for _ in range(2):
                 call(sample[0])  # warm-up: first calls trace graphs and fill pools
+            count = args.requests if megapixels(size) <= 1 else args.large_requests
             for level in levels:
-                result = measure(call, sample, target=target, size=size, count=args.requests,
+                result = measure(call, sample, target=target, size=size, count=count,
                                  concurrency=level, time_limit=args.time_limit)
                 results.append(result)
                 print(_row(result), flush=True)
@@ -187,6 +190,7 @@ def main(argv: list[str] | None = None) -> None:
     if sent_to_api:
         print(_rows_check(database, sent_to_api, len(pages) * 2))
     print(_ratios(results))
+    print(_per_megapixel(results))
     if args.out:
         args.out.write_text(json.dumps({"machine": _machine(), "results":
                                         [asdict(r) for r in results]}, indent=2))
@@ -213,6 +217,27 @@ def _ratios(results: list[Result]) -> str:
             lines.append(f"  {r.target:12s} {r.size:10s} c={r.concurrency}:"
                          f" {r.p50_ms / ref.p50_ms:5.2f}x  (throughput {r.throughput_rps:.2f}"
                          f" vs {ref.throughput_rps:.2f} req/s)")
+    return "\n".join(lines)
+
+
+def megapixels(size: str) -> float:
+    width, height = (int(v) for v in size.lower().split("x"))
+    return width * height / 1e6
+
+
+def _per_megapixel(results: list[Result]) -> str:
+    """Large pages against the pixel-proportional cost of the smallest size (c=1, p50)."""
+    ones = [r for r in results if r.concurrency == 1]
+    sizes = sorted({r.size for r in ones}, key=megapixels)
+    lines = [f"\np50 per megapixel at c=1, relative to {sizes[0]}:"] if len(sizes) > 1 else []
+    for target in dict.fromkeys(r.target for r in ones):
+        rows = {r.size: r for r in ones if r.target == target}
+        small = rows.get(sizes[0])
+        for size in sizes[1:]:
+            if small and size in rows and small.p50_ms:
+                per_mp = rows[size].p50_ms / megapixels(size)
+                lines.append(f"  {target:12s} {size:10s} {per_mp:8.1f} ms/MP = "
+                             f"{per_mp / (small.p50_ms / megapixels(sizes[0])):.2f}x")
     return "\n".join(lines)
 
 

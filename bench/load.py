@@ -23,7 +23,7 @@ import numpy as np
 import requests
 
 from bench.pages import add_source_args, load_pages
-from bench.processes import ROOT, running_api
+from bench.processes import running_api
 from bench.rows import count_rows, drop_database
 
 

@@ -11,7 +11,6 @@ import argparse
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 from bench.pages import add_source_args
 from bench.processes import ROOT

@@ -19,7 +19,6 @@ from pathlib import Path
 import numpy as np
 
 from bench.pages import add_source_args, load_pages
-from bench.processes import ROOT
 
 
 def keras_with_exported_weights(version_dir: Path, builder: Callable, **kwargs):

@@ -1,0 +1,90 @@
+"""The committed model: its card, a sane result on a real page, and tiles that do not show.
+
+These run on the version under serving/models/autoencoder (what `make run` serves); the other
+tests use a tiny model so that they do not depend on training.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+from api.backends.in_process import latest_version
+from bench.runtimes import keras_with_exported_weights
+from tests.conftest import DATA_DIR, ROOT
+from training.export import PageCleaner
+from training.model import BUILDERS
+
+BASE = ROOT / "serving" / "models" / "autoencoder"
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    """(version folder, model card) of the committed model."""
+    try:
+        version = latest_version(BASE)
+    except FileNotFoundError:
+        pytest.fail(f"no model committed under {BASE}: `make run` would not start")
+    card = json.loads((BASE / f"{version.name}.card.json").read_text())
+    return version, card
+
+
+def data_page(folder: str, page_id: int) -> np.ndarray:
+    path = DATA_DIR / folder / f"{page_id}.png"
+    if not path.exists():
+        pytest.skip(f"data set not found at {DATA_DIR} (set DDD_DATA)")
+    return np.asarray(Image.open(path).convert("L"))
+
+
+def test_card_describes_the_version(shipped):
+    version, card = shipped
+    assert card["version"] == int(version.name)
+    assert card["training_data"]["pairs"] == 120  # the shipped model is trained on every pair
+    assert 0 < card["validation"]["val_rmse"] < 0.05
+    assert card["training"]["command"].startswith("python -m training.train")
+    signatures = tf.saved_model.load(str(version)).signatures
+    assert {"serving_default", "denoise"} <= set(signatures)
+
+
+def test_cleans_a_real_page_far_better_than_doing_nothing(shipped):
+    """An export sanity check (the page was seen in training; quality is measured on held-out
+    blocks by training.evaluate): a broken scale, crop or PNG step would fail it."""
+    version, _ = shipped
+    dirty, clean = data_page("train", 50), data_page("train_cleaned", 50)
+    serve = tf.saved_model.load(str(version)).signatures["serving_default"]
+    png = serve(image_bytes=tf.constant([(DATA_DIR / "train" / "50.png").read_bytes()]))
+    out = np.asarray(Image.open(io.BytesIO(png["clean_png_bytes"].numpy()[0])))
+    assert out.shape == dirty.shape and out.dtype == np.uint8
+
+    def rmse(a: np.ndarray) -> float:
+        return float(np.sqrt(np.mean((a / 255.0 - clean / 255.0) ** 2)))
+
+    assert rmse(out) < 0.03 < rmse(dirty) / 3
+
+
+def test_tiles_do_not_show_on_a_large_page(shipped):
+    """A 2x2 mosaic of real pages, cleaned in tiles with the exported margin, matches one
+    whole-page pass within one 8-bit level: tile seams are invisible in the PNG."""
+    version, card = shipped
+    model = keras_with_exported_weights(version, BUILDERS[card["model"]])
+    assert model.count_params() == card["parameters"]
+    pages = [data_page("test", i) for i in (1, 4, 7, 10)]
+    h, w = min(p.shape[0] for p in pages), min(p.shape[1] for p in pages)
+    mosaic = np.block([[pages[0][:h, :w], pages[1][:h, :w]], [pages[2][:h, :w], pages[3][:h, :w]]])
+    options = {k: card["serving"][k] for k in ("multiple", "margin", "tile")}
+
+    def clean(max_single_pixels: int) -> np.ndarray:
+        cleaner = PageCleaner(model, max_single_pixels=max_single_pixels, **options)
+        x = tf.constant(mosaic[None, :, :, None].astype(np.float32) / 255.0)
+        return np.rint(np.clip(cleaner.clean_float(x)[0, :, :, 0].numpy(), 0, 1) * 255)
+
+    exported = tf.saved_model.load(str(version)).signatures["denoise"]
+    whole = clean(10**9)
+    x = tf.constant(mosaic[None, :, :, None].astype(np.float32) / 255.0)
+    assert np.abs(whole - np.rint(exported(images=x)["clean"][0, :, :, 0].numpy() * 255)).max() <= 1
+    assert np.abs(whole - clean(1)).max() <= 1

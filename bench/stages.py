@@ -33,8 +33,8 @@ def median_ms(call: Callable[[], object], repeats: int) -> float:
     return 1000 * float(np.median(times))
 
 
-def stages(page: bytes, backend, store, max_bytes: int, max_pixels: int, repeats: int
-           ) -> dict[str, float]:
+def stages(page: bytes, backend, store, max_bytes: int, max_pixels: int, repeats: int,
+           png_compression: int = -1) -> dict[str, float]:
     """Median milliseconds per stage for one page."""
     import tensorflow as tf
 
@@ -61,7 +61,8 @@ def stages(page: bytes, backend, store, max_bytes: int, max_pixels: int, repeats
         "header checks": median_ms(lambda: read_page(data, max_pixels), repeats),
         "model call": median_ms(lambda: backend.clean(checked.data), repeats),
         "  of which PNG decode": median_ms(lambda: tf.io.decode_image(checked.data), repeats),
-        "  of which PNG encode": median_ms(lambda: tf.io.encode_png(pixels), repeats),
+        "  of which PNG encode": median_ms(lambda: tf.io.encode_png(pixels, png_compression),
+                                            repeats),
         "base64 encode": median_ms(lambda: to_data_url(clean), repeats),
         "json answer": median_ms(lambda: json.dumps(answer), repeats),
         "mysql insert": median_ms(insert, repeats),
@@ -86,13 +87,15 @@ def main(argv: list[str] | None = None) -> None:
     store = Store(host=cfg.mysql_host, port=cfg.mysql_port, user=cfg.mysql_user,
                   password=cfg.mysql_password, database=database, schema_file=cfg.schema_file,
                   pool_size=1, max_row_bytes=3 * cfg.max_request_bytes)
+    card = args.model_dir / f"{backend.version()}.card.json"
+    serving = json.loads(card.read_text()).get("serving", {}) if card.exists() else {}
     try:
         if not store.ping():
             raise SystemExit(f"MySQL is not answering: {store.last_error}")
         for size in args.sizes.split(","):
             page = load_pages(args.data, size, count=1)[0]
             times = stages(page, backend, store, cfg.max_image_bytes, cfg.max_pixels,
-                           args.repeats)
+                           args.repeats, serving.get("png_compression", -1))
             total = sum(v for k, v in times.items() if not k.startswith(" "))
             print(f"\n{size} ({len(page) / 1e6:.2f} MB PNG), model version {backend.version()}")
             print("| stage | ms | share |\n|---|---|---|")

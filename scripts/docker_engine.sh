@@ -35,8 +35,16 @@ start_dockerd() {
   if [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" != dockerd ]; then
     rm -f /var/run/docker.pid
   fi
-  # setsid: the daemon outlives this script and is not killed with its process group.
-  setsid nohup dockerd >>"$DOCKERD_LOG" 2>&1 </dev/null &
+  # setsid: the daemon outlives this script and is not killed with its process group. It must
+  # not inherit the caller's descriptors either: a daemon holding compose-test's lock file
+  # would block every later compose-test.
+  (
+    for fd in /proc/self/fd/*; do
+      n=${fd##*/}
+      [ "$n" -gt 2 ] 2>/dev/null && eval "exec $n>&-" 2>/dev/null
+    done
+    exec setsid nohup dockerd >>"$DOCKERD_LOG" 2>&1 </dev/null
+  ) &
   local waited=0
   until engine_answers; do
     if [ "$waited" -ge "$DOCKERD_WAIT" ]; then

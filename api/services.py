@@ -32,14 +32,7 @@ class Services:
 
 def build_services(config: Config) -> Services:
     backend = build_backend(config)  # first: a model that will not load stops the start-up
-    store = Store(
-        host=config.mysql_host, port=config.mysql_port, user=config.mysql_user,
-        password=config.mysql_password, database=config.mysql_database,
-        schema_file=config.schema_file, pool_size=config.mysql_pool_size,
-        connect_timeout=config.mysql_connect_timeout,
-        # The dirty text, and a clean PNG that may outgrow a JPEG input: room for both twice over.
-        max_row_bytes=3 * config.max_request_bytes,
-    )
+    store = Store.from_config(config)
     if not store.ping():  # creates the schema when MySQL answers; otherwise rows wait in spool
         log.warning("MySQL at %s:%s is not answering (%s): request rows go to the spool in %s",
                     config.mysql_host, config.mysql_port, store.last_error, config.spool_dir)

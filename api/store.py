@@ -16,6 +16,8 @@ from pathlib import Path
 import mysql.connector
 from mysql.connector import errorcode, pooling
 
+from api.config import Config
+
 log = logging.getLogger(__name__)
 
 INSERT_SQL = (
@@ -84,6 +86,19 @@ class Store:
         self.last_error = ""
         # max_allowed_packet wanted: a maximal row (both base64 texts and the SQL around them).
         self.wanted_packet = max(MIN_PACKET, max_row_bytes + 1024 * 1024)
+
+    @classmethod
+    def from_config(cls, config: Config, **overrides: object) -> Store:
+        """The service's store; `overrides` (e.g. another database) are for tools and tests."""
+        params: dict = dict(
+            host=config.mysql_host, port=config.mysql_port, user=config.mysql_user,
+            password=config.mysql_password, database=config.mysql_database,
+            schema_file=config.schema_file, pool_size=config.mysql_pool_size,
+            connect_timeout=config.mysql_connect_timeout,
+            # The dirty text, and a clean PNG that may outgrow a JPEG input: room for both twice.
+            max_row_bytes=3 * config.max_request_bytes,
+        )
+        return cls(**{**params, **overrides})
 
     def insert(self, record: LogRecord) -> None:
         """Commits one row; raises StoreUnavailable or RowRejected."""

@@ -84,9 +84,7 @@ def main(argv: list[str] | None = None) -> None:
     database = f"bench_stages_{uuid.uuid4().hex[:8]}"
     backend = InProcessBackend(str(args.model_dir), intra_op_threads=cfg.tf_intra_op_threads,
                                inter_op_threads=cfg.tf_inter_op_threads)
-    store = Store(host=cfg.mysql_host, port=cfg.mysql_port, user=cfg.mysql_user,
-                  password=cfg.mysql_password, database=database, schema_file=cfg.schema_file,
-                  pool_size=1, max_row_bytes=3 * cfg.max_request_bytes)
+    store = Store.from_config(cfg, database=database, pool_size=1)
     card = args.model_dir / f"{backend.version()}.card.json"
     serving = json.loads(card.read_text()).get("serving", {}) if card.exists() else {}
     try:

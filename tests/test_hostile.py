@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from api.codes import HTTP_STATUS, MESSAGES
-from tests.conftest import decode_clean, encode, page_array
+from tests.conftest import ROOT, decode_clean, encode, page_array
 from tests.test_routes import JSON, assert_answer, assert_row, b64
 
 
@@ -86,7 +86,8 @@ def test_huge_json_number_and_duplicate_keys(live):
 
 
 # What a response must never show: stack traces, source paths, TensorFlow graph node names.
-LEAKS = re.compile(r"Traceback|File \"|\.py\b|/work/|/usr/|site-packages|\{\{node|node |Op:")
+LEAKS = re.compile(r"Traceback|File \"|\.py\b|/usr/|site-packages|\{\{node|node |Op:|"
+                   + re.escape(str(ROOT)))
 
 
 def check_invariants(response, database) -> None:

@@ -90,3 +90,22 @@ def test_tiles_agree_with_whole_page_when_margin_covers_the_radius(exported, tin
     whole = np.asarray(_serve(exported, 1, payload)[0], np.int16)
     tiled = np.asarray(_serve(exported, 2, payload)[0], np.int16)
     assert np.abs(whole - tiled).max() <= 1
+
+
+def test_calibration_table_is_applied_after_rounding(tiny_unet, tmp_path):
+    """An inverting table turns the PNG into 255 - the uncalibrated PNG, pixel for pixel, and
+    `denoise` gives the same levels; the card says the version is calibrated."""
+    import json
+
+    inverted = list(range(255, -1, -1))
+    export_model(tiny_unet, tmp_path, multiple=4, margin=MARGIN, version=1)
+    export_model(tiny_unet, tmp_path, multiple=4, margin=MARGIN, version=2, levels=inverted)
+    payload = [_encode(_page(61, 45), "PNG")]
+    plain = np.asarray(_serve(tmp_path, 1, payload)[0], np.int16)
+    calibrated = np.asarray(_serve(tmp_path, 2, payload)[0], np.int16)
+    assert np.array_equal(calibrated, 255 - plain)
+    x = np.asarray(_page(61, 45), np.float32)[None, ..., None] / 255
+    denoised = saved_model_denoiser(tmp_path / "2")(x)[0, ..., 0]
+    assert np.array_equal(np.rint(denoised * 255).astype(np.int16), calibrated)
+    cards = [json.loads((tmp_path / f"{v}.card.json").read_text()) for v in (1, 2)]
+    assert [c["serving"]["calibrated"] for c in cards] == [False, True]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,8 @@ class PageCleaner(tf.Module):
     `max_single_pixels` are cleaned in `tile`x`tile` tiles, `tile_batch` at a time, which bounds
     memory for very large scans. `png_compression` is zlib's level for the answer: 3 encodes
     about twice as fast as the default 6 for 10-15 % more bytes (bench.stages measures it).
+    `levels` is the 256-entry output table of `training.calibrate`, applied after rounding to
+    8 bit (identity when None).
     """
 
     def __init__(
@@ -38,6 +41,7 @@ class PageCleaner(tf.Module):
         tile_batch: int = 1,
         max_single_pixels: int = 2_000_000,
         png_compression: int = 3,
+        levels: Sequence[int] | None = None,
     ) -> None:
         super().__init__(name="page_cleaner")
         if tile % multiple or margin % multiple:
@@ -49,6 +53,15 @@ class PageCleaner(tf.Module):
         self.tile_batch = tile_batch
         self.max_single_pixels = max_single_pixels
         self.png_compression = png_compression
+        self.calibrated = levels is not None
+        table = range(256) if levels is None else levels
+        if len(table) != 256:
+            raise ValueError("levels must map all 256 output levels")
+        self.levels = tf.constant(list(table), tf.uint8)
+
+    def _to_levels(self, y: tf.Tensor) -> tf.Tensor:
+        """Clip, round to 8 bit, then the calibration table."""
+        return tf.gather(self.levels, tf.cast(to_uint8(y), tf.int32))
 
     def _forward(self, x: tf.Tensor) -> tf.Tensor:
         return tf.cast(self.model(x, training=False), tf.float32)
@@ -104,7 +117,7 @@ class PageCleaner(tf.Module):
         pixels = tf.io.decode_image(image, channels=1, dtype=tf.uint8, expand_animations=False)
         x = tf.cast(pixels, tf.float32)[tf.newaxis] / 255.0
         y = self.clean_float(x)[0]
-        return tf.io.encode_png(to_uint8(y), compression=self.png_compression)
+        return tf.io.encode_png(self._to_levels(y), compression=self.png_compression)
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="image_bytes")])
     def serve(self, image_bytes: tf.Tensor) -> dict[str, tf.Tensor]:
@@ -118,7 +131,7 @@ class PageCleaner(tf.Module):
 
     @tf.function(input_signature=[tf.TensorSpec([None, None, None, 1], tf.float32, name="images")])
     def denoise(self, images: tf.Tensor) -> dict[str, tf.Tensor]:
-        return {"clean": tf.clip_by_value(self._whole(images), 0.0, 1.0)}
+        return {"clean": tf.cast(self._to_levels(self._whole(images)), tf.float32) / 255.0}
 
 
 def _round_up(n: tf.Tensor, k: int) -> tf.Tensor:
@@ -198,7 +211,7 @@ def export_model(
         },
         "serving": {"multiple": multiple, **{k: getattr(cleaner, k) for k in
                     ("margin", "tile", "tile_batch", "max_single_pixels",
-                                         "png_compression")}},
+                                         "png_compression", "calibrated")}},
         **(card or {}),
     }
     (base / f"{version}.card.json").write_text(json.dumps(model_card, indent=2) + "\n")
@@ -218,14 +231,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--margin", type=int, default=32)
     parser.add_argument("--max-single-pixels", type=int, default=2_000_000)
     parser.add_argument("--png-compression", type=int, default=3, help="zlib level, 0-9")
+    parser.add_argument("--calibration", help="calibration.json of training.calibrate")
     args = parser.parse_args(argv)
     model = keras.models.load_model(args.model, compile=False)
     card = json.loads(Path(args.card).read_text()) if args.card else {}
     multiple = args.multiple or int(card.get("multiple", 16))
+    levels = None
+    if args.calibration:
+        calibration = json.loads(Path(args.calibration).read_text())
+        levels = calibration["levels"]
+        card["calibration"] = {k: calibration[k] for k in calibration if k != "levels"}
     path = export_model(
         model, args.base, multiple=multiple, version=args.version, card=card,
         tile=args.tile, margin=args.margin, max_single_pixels=args.max_single_pixels,
-        png_compression=args.png_compression,
+        png_compression=args.png_compression, levels=levels,
     )
     print(path)
 

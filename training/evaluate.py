@@ -174,21 +174,23 @@ def receptive_radius(
 
 
 def tiling_gaps(
-    model, multiple: int, margins: Sequence[int], page: np.ndarray, tile: int = 512
+    model, multiple: int, margins: Sequence[int], page: np.ndarray, tile: int = 512,
+    levels: Sequence[int] | None = None,
 ) -> dict[int, int]:
     """{margin: largest 8-bit difference between tiled and whole-page cleaning of `page`}, run
-    through the export's own PageCleaner: the margin to ship is the smallest giving <= 1."""
+    through the export's own PageCleaner (with its calibration table `levels`, if any): the
+    margin to ship is the smallest giving <= 1."""
     import tensorflow as tf
 
-    from training.export import PageCleaner, to_uint8
+    from training.export import PageCleaner
 
     x = tf.constant(page[None, ..., None], tf.float32)
     gaps = {}
     for margin in margins:
-        whole = PageCleaner(model, multiple=multiple, margin=margin, tile=tile)
+        whole = PageCleaner(model, multiple=multiple, margin=margin, tile=tile, levels=levels)
         tiled = PageCleaner(model, multiple=multiple, margin=margin, tile=tile,
-                            max_single_pixels=0)
-        a, b = (to_uint8(c.clean_float(x)).numpy().astype(int) for c in (whole, tiled))
+                            max_single_pixels=0, levels=levels)
+        a, b = (c._to_levels(c.clean_float(x)).numpy().astype(int) for c in (whole, tiled))
         gaps[margin] = int(np.abs(a - b).max())
     return gaps
 

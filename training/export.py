@@ -57,7 +57,8 @@ class PageCleaner(tf.Module):
         table = range(256) if levels is None else levels
         if len(table) != 256:
             raise ValueError("levels must map all 256 output levels")
-        self.levels = tf.constant(list(table), tf.uint8)
+        # A variable, not a constant, so that a loaded version exposes its table (`.levels`).
+        self.levels = tf.Variable(list(table), dtype=tf.uint8, trainable=False, name="levels")
 
     def _to_levels(self, y: tf.Tensor) -> tf.Tensor:
         """Clip, round to 8 bit, then the calibration table."""

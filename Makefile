@@ -3,6 +3,10 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# The NoisyOffice data set lives outside the project and is never committed; tests and benchmarks
+# read its pages from here (override: make bench DDD_DATA=/path/to/noisyoffice-ddd).
+DDD_DATA ?= $(abspath ../shared/data/noisyoffice-ddd)
+export DDD_DATA
 
 .PHONY: setup run run-stack test lint bench compose-test clean
 

@@ -9,13 +9,14 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from training.data import add_data_argument
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def add_source_args(parser: argparse.ArgumentParser) -> None:
     """--data and --model-dir, the same defaults in every benchmark."""
-    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" /
-                        "noisyoffice-ddd", help="data folder (its test/ pages are used)")
+    add_data_argument(parser, "data folder (its test/ pages are used)")
     parser.add_argument("--model-dir", type=Path, default=ROOT / "serving" / "models" /
                         "autoencoder", help="model base path (numbered versions)")
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from training.data import DEFAULT_DATA, Page, load_pages
+from training.data import Page, add_data_argument, load_pages
 
 
 def isotonic(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -99,7 +99,7 @@ def calibrate_run(run: Path, data: str | Path, margin: int = 64) -> dict:
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run", help="run folder (config.json, card.json, model.keras)")
-    parser.add_argument("--data", default=str(DEFAULT_DATA), help="dataset folder")
+    add_data_argument(parser)
     parser.add_argument("--margin", type=int, default=64, help="mirror margin, as exported")
     parser.add_argument("--threads", type=int, default=2, help="TensorFlow intra-op threads")
     args = parser.parse_args(argv)

@@ -8,7 +8,9 @@ fails on a user's page.
 
 from __future__ import annotations
 
+import argparse
 import io
+import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,12 +18,19 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "noisyoffice-ddd"
 BLOCK_SIZE = 12
 # Validation blocks, fixed so that every run is measured on the same unseen pages: one block of
 # 540x258 pages (ids 50-60) and two of 540x420 pages (ids 122-132, 194-204), 24 pages in all.
 # Whole blocks, because a block shares its typography and the exact clean page across backgrounds.
 VAL_BLOCKS = (4, 10, 16)
+
+
+def add_data_argument(parser: argparse.ArgumentParser, help: str = "dataset folder") -> None:
+    """--data for every tool: the data set lives outside the project, so its path is always
+    given (or `DDD_DATA` set), never assumed."""
+    default = os.environ.get("DDD_DATA")
+    parser.add_argument("--data", type=Path, default=default, required=default is None,
+                        help=f"{help} (default: $DDD_DATA)")
 
 
 @dataclass(frozen=True)

@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from training.data import (
-    DEFAULT_DATA,
     VAL_BLOCKS,
     Page,
+    add_data_argument,
     jpeg_pages,
     list_ids,
     load_pages,
@@ -315,7 +315,7 @@ def check_keras_models(paths: dict[str, str], pages: Sequence[Page], margins: Se
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default=str(DEFAULT_DATA), help="dataset folder")
+    add_data_argument(parser)
     parser.add_argument("--model", required=True, help="exported version folder (SavedModel)")
     parser.add_argument("--baseline", help="exported baseline-architecture version folder")
     parser.add_argument("--split", choices=["val", "train", "all"], default="val",

@@ -11,7 +11,6 @@ polls, so a version that is still being copied is never served.
 from __future__ import annotations
 
 import logging
-import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,12 +18,12 @@ from pathlib import Path
 
 from serving.config_files import ModelConfig
 from serving.errors import Code, ServingError, invalid_argument, not_found
+from serving.model_versions import version_folders
 from serving.runner import VersionRunner
 
 log = logging.getLogger(__name__)
 
 LoadFunction = Callable[[str, int, Path], VersionRunner]
-_VERSION_NAME = re.compile(r"[0-9]+")
 
 
 @dataclass(frozen=True)
@@ -34,19 +33,6 @@ class VersionState:
     state: str
     error_code: str = "OK"
     error_message: str = ""
-
-
-def scan_versions(base_path: Path) -> dict[int, tuple]:
-    """Version folders holding saved_model.pb, with a fingerprint of their files."""
-    try:
-        entries = list(base_path.iterdir())
-    except (FileNotFoundError, NotADirectoryError):
-        return {}
-    found = {}
-    for entry in entries:
-        if _VERSION_NAME.fullmatch(entry.name) and (entry / "saved_model.pb").is_file():
-            found[int(entry.name)] = _fingerprint(entry)
-    return found
 
 
 def _fingerprint(folder: Path) -> tuple:
@@ -82,7 +68,8 @@ class ModelManager:
     def poll(self) -> None:
         """One look at the base path: load what the policy wants, then unload the rest."""
         with self._poll_lock:
-            present = scan_versions(Path(self.config.base_path))
+            present = {v: _fingerprint(folder)
+                       for v, folder in version_folders(self.config.base_path).items()}
             ready = {
                 v for v, fp in present.items()
                 if v in self._serving or self._first_poll or self._seen.get(v) == fp

@@ -16,6 +16,8 @@ from typing import Any
 
 import tensorflow as tf
 
+from serving.model_versions import version_folders
+
 DEFAULT_BASE = Path(__file__).resolve().parents[1] / "serving" / "models" / "autoencoder"
 
 
@@ -170,8 +172,7 @@ def _pad_axis(x: tf.Tensor, before, after, axis: int) -> tf.Tensor:
 
 
 def next_version(base: Path) -> int:
-    versions = [int(p.name) for p in base.glob("*") if p.is_dir() and p.name.isdigit()]
-    return max(versions, default=0) + 1
+    return max(version_folders(base, complete=False), default=0) + 1
 
 
 def export_model(

@@ -7,16 +7,11 @@ import logging
 from pathlib import Path
 
 from api.backends import BackendUnavailable, InvalidImage
+from serving.model_versions import latest_version
+
+__all__ = ["InProcessBackend", "latest_version"]  # latest_version: for benchmarks and tests
 
 log = logging.getLogger(__name__)
-
-
-def latest_version(base: Path) -> Path:
-    """The highest numbered version folder holding a saved_model.pb (TF Serving's policy)."""
-    versions = [p for p in base.iterdir() if p.name.isdigit() and (p / "saved_model.pb").exists()]
-    if not versions:
-        raise FileNotFoundError(f"no SavedModel version under {base}")
-    return max(versions, key=lambda p: int(p.name))
 
 
 class InProcessBackend:

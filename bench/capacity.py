@@ -111,7 +111,9 @@ def measure_pages(args: argparse.Namespace) -> list[dict]:
     database = f"ddd_capacity_{uuid.uuid4().hex[:8]}"
     logs = Path(tempfile.mkdtemp(prefix="ddd-capacity-"))
     batching = Path(__file__).resolve().parents[1] / "serving" / "batching.config"
-    extra = ["--enable_batching", f"--batching_parameters_file={batching}"]
+    # compose's flags, with room for A4 pages queued behind each other on a busy machine.
+    extra = ["--enable_batching", f"--batching_parameters_file={batching}",
+             "--rest_api_timeout_in_ms=600000"]
     results = []
     try:
         with running_model_server(args.model_dir, logs / "serving.log", extra=extra) as serving:

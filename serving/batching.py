@@ -71,12 +71,8 @@ class BatchScheduler:
         rows = _batch_rows(inputs)
         max_size = self._options.max_batch_size
         if rows is not None and rows > max_size:
-            if not self._options.enable_large_batch_splitting:
-                raise ServingError(
-                    Code.INVALID_ARGUMENT,
-                    f"Task size {rows} is larger than maximum input batch size {max_size}",
-                )
-            rows = None  # too large to share a batch: it runs alone
+            raise ServingError(Code.INVALID_ARGUMENT, f"Task size {rows} is larger than maximum "
+                               f"input batch size {max_size}")
         key = _batch_key(signature, inputs) if rows is not None else ("solo", next(self._solo_ids))
         task = _Task(inputs, rows or 0)
         with self._cond:
@@ -161,18 +157,11 @@ class BatchScheduler:
             task.future.set_result(result)
 
     def _merge(self, tasks: list[_Task]) -> tuple[dict[str, np.ndarray], int]:
-        """Concatenates rows, padded (by repeating the first row) to an allowed batch size."""
+        """Concatenates the tasks' rows, input by input."""
         if len(tasks) == 1:
             return tasks[0].inputs, tasks[0].rows
-        rows = sum(t.rows for t in tasks)
-        total = next((s for s in self._options.allowed_batch_sizes if s >= rows), rows)
-        merged = {}
-        for name in tasks[0].inputs:
-            parts = [t.inputs[name] for t in tasks]
-            if total > rows:
-                parts.append(np.repeat(parts[0][:1], total - rows, axis=0))
-            merged[name] = np.concatenate(parts)
-        return merged, total
+        return ({name: np.concatenate([t.inputs[name] for t in tasks]) for name in tasks[0].inputs},
+                sum(t.rows for t in tasks))
 
 
 def _batch_rows(inputs: dict[str, np.ndarray]) -> int | None:

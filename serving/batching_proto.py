@@ -1,9 +1,8 @@
 """The `BatchingParameters` protobuf message, to read batching files exactly as TF Serving does.
 
-tensorflow-serving-api does not ship `session_bundle_config_pb2`; when it is missing, the message
-is rebuilt from its definition in
-tensorflow_serving/servables/tensorflow/session_bundle_config.proto
-(same package, names, numbers and types), in a private descriptor pool.
+tensorflow-serving-api does not ship `session_bundle_config_pb2`, so the message is rebuilt from
+its definition in tensorflow_serving/servables/tensorflow/session_bundle_config.proto (same
+package, names, numbers and types), in a private descriptor pool.
 """
 
 from __future__ import annotations
@@ -11,28 +10,14 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-_WRAPPED = {
-    "max_batch_size": (1, "Int64Value"),
-    "batch_timeout_micros": (2, "Int64Value"),
-    "max_enqueued_batches": (3, "Int64Value"),
-    "num_batch_threads": (4, "Int64Value"),
-    "thread_pool_name": (5, "StringValue"),
-    "enable_large_batch_splitting": (8, "BoolValue"),
-    "max_execution_batch_size": (9, "Int64Value"),
-}
+_WRAPPED = {"max_batch_size": (1, "Int64Value"), "batch_timeout_micros": (2, "Int64Value"),
+            "max_enqueued_batches": (3, "Int64Value"), "num_batch_threads": (4, "Int64Value"),
+            "thread_pool_name": (5, "StringValue"), "max_execution_batch_size": (9, "Int64Value"),
+            "enable_large_batch_splitting": (8, "BoolValue")}
 
 
 @functools.cache
 def batching_parameters_class() -> Any:
-    """The message class: the official generated one when installed, else the rebuilt one."""
-    try:
-        from tensorflow_serving.servables.tensorflow import session_bundle_config_pb2
-    except ImportError:
-        return _rebuilt_class()
-    return session_bundle_config_pb2.BatchingParameters
-
-
-def _rebuilt_class() -> Any:
     from google.protobuf import descriptor_pb2, descriptor_pool, message_factory, wrappers_pb2
 
     pool = descriptor_pool.DescriptorPool()

@@ -48,9 +48,6 @@ class BatchingOptions:
     batch_timeout_micros: int = 0
     max_enqueued_batches: int = 10
     num_batch_threads: int = field(default_factory=lambda: os.cpu_count() or 1)
-    allowed_batch_sizes: tuple[int, ...] = ()
-    enable_large_batch_splitting: bool = False
-    pad_variable_length_inputs: bool = False
 
 
 def single_model_config(name: str, base_path: str) -> list[ModelConfig]:
@@ -103,6 +100,10 @@ def _version_policy(policy) -> VersionPolicy:
     return VersionPolicy()
 
 
+_BATCHING_FIELDS = {"max_batch_size", "batch_timeout_micros", "max_enqueued_batches",
+                    "num_batch_threads", "thread_pool_name"}
+
+
 def read_batching_parameters(path: str | Path | None) -> BatchingOptions:
     """Reads an ascii BatchingParameters; unset fields keep the scheduler defaults."""
     if not path:
@@ -116,6 +117,10 @@ def read_batching_parameters(path: str | Path | None) -> BatchingOptions:
         text_format.Parse(Path(path).read_text(), message)
     except (OSError, text_format.ParseError) as error:
         raise ConfigError(f"batching parameters file {path}: {error}") from error
+    unsupported = {f.name for f, _ in message.ListFields()} - _BATCHING_FIELDS
+    if unsupported:  # padding and splitting: refused rather than silently not done
+        raise ConfigError(f"batching parameters file {path}: not supported by the stand-in: "
+                          f"{', '.join(sorted(unsupported))}")
     defaults = BatchingOptions()
     options = BatchingOptions(
         max_batch_size=_wrapped(message, "max_batch_size", defaults.max_batch_size),
@@ -124,24 +129,12 @@ def read_batching_parameters(path: str | Path | None) -> BatchingOptions:
         max_enqueued_batches=_wrapped(message, "max_enqueued_batches",
                                       defaults.max_enqueued_batches),
         num_batch_threads=_wrapped(message, "num_batch_threads", defaults.num_batch_threads),
-        allowed_batch_sizes=tuple(message.allowed_batch_sizes),
-        enable_large_batch_splitting=_wrapped(message, "enable_large_batch_splitting", False),
-        pad_variable_length_inputs=message.pad_variable_length_inputs,
     )
-    _check_batching(options, path)
+    if min(options.max_batch_size, options.max_enqueued_batches, options.num_batch_threads) < 1:
+        raise ConfigError(f"batching parameters file {path}: sizes and threads must be >= 1")
     return options
 
 
 def _wrapped(message, name: str, default):
     return getattr(message, name).value if message.HasField(name) else default
 
-
-def _check_batching(options: BatchingOptions, path: str | Path) -> None:
-    if min(options.max_batch_size, options.max_enqueued_batches, options.num_batch_threads) < 1:
-        raise ConfigError(f"batching parameters file {path}: sizes and threads must be >= 1")
-    sizes = options.allowed_batch_sizes
-    if sizes and (list(sizes) != sorted(set(sizes)) or sizes[-1] != options.max_batch_size):
-        raise ConfigError(
-            f"batching parameters file {path}: allowed_batch_sizes must increase and end with "
-            f"max_batch_size ({options.max_batch_size})"
-        )

@@ -1,58 +1,27 @@
 """Status codes as TensorFlow Serving reports them, and their HTTP mapping.
 
-The mapping is `ToHTTPStatusCode` in tensorflow_serving/model_servers/http_server.cc.
+The codes are absl's canonical ones, numbered as gRPC's (so a gRPC status carries them as they
+are); the HTTP mapping is `ToHTTPStatusCode` in tensorflow_serving/model_servers/http_server.cc.
 """
 
 from __future__ import annotations
 
 import enum
 
+import grpc
 
-class Code(enum.IntEnum):
-    """absl/TensorFlow canonical status codes (tensorflow/core/protobuf/error_codes.proto)."""
+Code = enum.IntEnum("Code", {status.name: status.value[0] for status in grpc.StatusCode})
 
-    OK = 0
-    CANCELLED = 1
-    UNKNOWN = 2
-    INVALID_ARGUMENT = 3
-    DEADLINE_EXCEEDED = 4
-    NOT_FOUND = 5
-    ALREADY_EXISTS = 6
-    PERMISSION_DENIED = 7
-    RESOURCE_EXHAUSTED = 8
-    FAILED_PRECONDITION = 9
-    ABORTED = 10
-    OUT_OF_RANGE = 11
-    UNIMPLEMENTED = 12
-    INTERNAL = 13
-    UNAVAILABLE = 14
-    DATA_LOSS = 15
-    UNAUTHENTICATED = 16
-
-
-HTTP_STATUS = {
-    Code.OK: 200,
-    Code.CANCELLED: 499,
-    Code.UNKNOWN: 500,
-    Code.INVALID_ARGUMENT: 400,
-    Code.DEADLINE_EXCEEDED: 504,
-    Code.NOT_FOUND: 404,
-    Code.ALREADY_EXISTS: 409,
-    Code.PERMISSION_DENIED: 403,
-    Code.RESOURCE_EXHAUSTED: 429,
-    Code.FAILED_PRECONDITION: 400,
-    Code.ABORTED: 409,
-    Code.OUT_OF_RANGE: 400,
-    Code.UNIMPLEMENTED: 501,
-    Code.INTERNAL: 500,
-    Code.UNAVAILABLE: 503,
-    Code.DATA_LOSS: 500,
-    Code.UNAUTHENTICATED: 401,
-}
+# OK, CANCELLED, UNKNOWN, INVALID_ARGUMENT, DEADLINE_EXCEEDED, NOT_FOUND, ALREADY_EXISTS,
+# PERMISSION_DENIED, RESOURCE_EXHAUSTED, FAILED_PRECONDITION, ABORTED, OUT_OF_RANGE,
+# UNIMPLEMENTED, INTERNAL, UNAVAILABLE, DATA_LOSS, UNAUTHENTICATED
+HTTP_STATUS = dict(zip(sorted(Code), (200, 499, 500, 400, 504, 404, 409, 403, 429, 400, 409, 400,
+                                      501, 500, 503, 500, 401), strict=True))
 
 
 class ServingError(Exception):
-    """A failed request: the code picks the HTTP status, the message goes in `{"error": ...}`."""
+    """A failed request: the code picks the gRPC status and the HTTP status, the message goes in
+    the gRPC details or in `{"error": ...}`."""
 
     def __init__(self, code: Code, message: str) -> None:
         super().__init__(message)

@@ -22,15 +22,17 @@ class ServerOptions:
     """What the command line asked for (names as in tensorflow_model_server)."""
 
     port: int = 8500
+    grpc_host: str = "0.0.0.0"
+    grpc_socket_path: str = ""
+    grpc_max_threads: int = field(default_factory=lambda: 4 * (os.cpu_count() or 1))
+    grpc_channel_arguments: str = ""
     rest_api_port: int = 0
     rest_api_host: str = "0.0.0.0"
     rest_api_num_threads: int = field(default_factory=lambda: 4 * (os.cpu_count() or 1))
     rest_api_timeout_in_ms: int = 30000
-    rest_api_enable_cors_support: bool = False
     enable_batching: bool = False
     batching_parameters_file: str = ""
     model_config_file: str = ""
-    model_config_file_poll_wait_seconds: int = 0
     model_name: str = "default"
     model_base_path: str = ""
     file_system_poll_wait_seconds: int = 1
@@ -41,21 +43,23 @@ class ServerOptions:
 
 
 HELP = {
-    "port": "gRPC port of the real server; accepted, but the stand-in serves REST only",
-    "rest_api_port": "port to listen on for HTTP/REST API (required: the stand-in has no gRPC)",
+    "port": "TCP port for the gRPC API; 0 needs --grpc_socket_path (TF Serving will not start)",
+    "grpc_host": "address to bind the gRPC API to (stand-in only; the real server binds all)",
+    "grpc_socket_path": "also serve gRPC on this UNIX socket",
+    "grpc_max_threads": "gRPC calls handled at once (default: 4 x CPUs)",
+    "grpc_channel_arguments": "gRPC server arguments, e.g. grpc.max_connection_age_ms=2000,...",
+    "rest_api_port": "port for the HTTP/REST API; 0: no REST API; must differ from --port",
     "rest_api_host": "address to bind the REST API to (stand-in only; the real server binds all)",
     "rest_api_num_threads": "number of model calls run at once (default: 4 x CPUs)",
     "rest_api_timeout_in_ms": "timeout for HTTP/REST API calls; 0 or less: none",
-    "rest_api_enable_cors_support": "enable CORS headers in responses",
     "enable_batching": "batch concurrent :predict calls on the same signature",
     "batching_parameters_file": "ascii BatchingParameters protobuf (needs --enable_batching)",
     "model_config_file": "ascii ModelServerConfig protobuf; --model_name/--model_base_path "
     "are ignored when set",
-    "model_config_file_poll_wait_seconds": "accepted; the stand-in reads the config once",
     "model_name": "name of the model (ignored with --model_config_file)",
     "model_base_path": "folder holding numbered versions (ignored with --model_config_file)",
     "file_system_poll_wait_seconds": "seconds between polls for new versions; 0: poll once",
-    "enable_model_warmup": "run one small call on each version before it is AVAILABLE",
+    "enable_model_warmup": "accepted; our exports carry no warm-up requests to replay",
     "tensorflow_intra_op_parallelism": "threads for one op; 0: TensorFlow's choice",
     "tensorflow_inter_op_parallelism": "ops run at once; 0: TensorFlow's choice",
     "version": "print the version and exit",
@@ -116,16 +120,15 @@ def _convert(name: str, kind: str, text: str) -> object:
 
 
 def check_options(options: ServerOptions) -> None:
-    """The start-up checks of server.cc, plus the ones a REST-only server needs."""
+    """The start-up checks of server.cc (Server::BuildAndStart)."""
     if options.version:
         return
     if not options.model_base_path and not options.model_config_file:
         raise FlagError("both --model_base_path and --model_config_file are empty")
     if options.batching_parameters_file and not options.enable_batching:
         raise FlagError("--batching_parameters_file is set without --enable_batching")
-    if options.rest_api_port <= 0:
-        raise FlagError("--rest_api_port is required: the stand-in serves the REST API only")
-    if options.rest_api_port == options.port:
-        raise FlagError("--rest_api_port cannot be the same as --port")
-    if options.rest_api_num_threads <= 0:
-        raise FlagError("--rest_api_num_threads must be positive")
+    if options.port == 0 and not options.grpc_socket_path:
+        raise FlagError("At least one of server_options.grpc_port or "
+                        "server_options.grpc_socket_path must be set.")
+    if min(options.rest_api_num_threads, options.grpc_max_threads) <= 0:
+        raise FlagError("--rest_api_num_threads and --grpc_max_threads must be positive")

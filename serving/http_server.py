@@ -1,9 +1,5 @@
 """The HTTP server under the REST API: werkzeug's threaded WSGI server, quiet per request.
-
-A thread per connection keeps HTTP/1.1 keep-alive connections cheap (clients such as the API
-hold pooled connections open); how many model calls run at once is bounded elsewhere, by
---rest_api_num_threads or the batch threads.
-"""
+A thread per keep-alive connection; model calls at once are bounded by the runner, not here."""
 
 from __future__ import annotations
 

@@ -1,10 +1,9 @@
 """Which versions of each model are served: discovery, loading, switching and unloading.
 
 Follows TF Serving's file-system source and availability-preserving policy: numbered folders
-under the base path are versions (anything else, like `1.card.json` or a `.2.tmp` export in
-progress, is ignored); the policy (latest 1 by default) picks the aspired ones; a new version is
-loaded and warmed up in the background, made AVAILABLE, and only then are the versions it replaces
-unloaded. A folder counts once it holds saved_model.pb and its files did not change between two
+under the base path are versions (serving/model_versions.py); the policy (latest 1 by default)
+picks the aspired ones; a new version is loaded in the background, made AVAILABLE, and only then
+are the versions it replaces unloaded. A folder counts once its files did not change between two
 polls, so a version that is still being copied is never served.
 """
 
@@ -160,9 +159,6 @@ class ModelRegistry:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def get(self, name: str) -> ModelManager | None:
-        return self._managers.get(name)
-
     def runner_for(self, name: str, version: int | None, label: str | None) -> VersionRunner:
         manager = self._managers.get(name)
         if manager is not None:
@@ -171,6 +167,11 @@ class ModelRegistry:
             raise invalid_argument("Unrecognized servable version label: ", label)
         request = f"Specific({name}, {version})" if version is not None else f"Latest({name})"
         raise not_found(f"Servable not found for request: {request}")
+
+    def status(self, name: str, version: int | None) -> list[tuple[int, VersionState]]:
+        """Labels play no part (GetModelStatusImpl looks at versions only); an unknown model
+        answers as one without versions, as TF Serving's state monitor does."""
+        return self._managers.get(name, ModelManager(ModelConfig(name, ""), None)).status(version)
 
     def start(self) -> None:
         """Loads the initial versions now, then polls every --file_system_poll_wait_seconds

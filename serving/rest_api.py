@@ -12,6 +12,7 @@ import logging
 import re
 import threading
 from collections.abc import Callable, Iterable
+from http import HTTPStatus
 from urllib.parse import unquote
 
 from serving import json_codec
@@ -23,7 +24,7 @@ from serving.status_json import model_metadata_json, model_status_json
 log = logging.getLogger(__name__)
 
 PREDICTION_PATH = re.compile(
-    r"/v1/models/([^/:]+)(?:(?:/versions/(\d+))|(?:/labels/([^/:]+)))?:(classify|regress|predict)",
+    r"/v1/models/([^/:]+)(?:(?:/versions/(\d+))|(?:/labels/([^/:]+)))?:(predict)",
     re.IGNORECASE,
 )
 STATUS_PATH = re.compile(
@@ -32,11 +33,6 @@ STATUS_PATH = re.compile(
 )
 HANDLED_PATH = re.compile(r"/v1/.*", re.IGNORECASE | re.DOTALL)
 JSON_HEADERS = [("Content-Type", "application/json")]
-CORS_HEADERS = [
-    ("Access-Control-Allow-Origin", "*"),
-    ("Access-Control-Allow-Methods", "POST, GET"),
-    ("Access-Control-Allow-Headers", "Content-Type"),
-]
 NOT_FOUND_PAGE = (b"<HTML><HEAD>\n<TITLE>404 Not Found</TITLE>\n</HEAD><BODY>\n<H1>Not Found</H1>"
                   b"\n</BODY></HTML>\n")
 INT64_MAX = 2**63 - 1
@@ -45,10 +41,9 @@ INT64_MAX = 2**63 - 1
 class RestApi:
     """The WSGI callable; `in_flight` lets shutdown wait for requests being answered."""
 
-    def __init__(self, registry: ModelRegistry, timeout_ms: int, cors: bool = False) -> None:
+    def __init__(self, registry: ModelRegistry, timeout_ms: int) -> None:
         self.registry = registry
         self.timeout_seconds = timeout_ms / 1000 if timeout_ms > 0 else None
-        self.cors = cors
         self.in_flight = 0
         self.idle = threading.Condition()
         self.draining = False  # set at shutdown: answers then close their connection
@@ -62,22 +57,18 @@ class RestApi:
         with self.idle:
             self.in_flight += 1
         try:
-            status, body = self.respond(method, path, _read_body(environ), environ)
+            status, body = self.respond(method, path, _read_body(environ))
         finally:
             with self.idle:
                 self.in_flight -= 1
                 self.idle.notify_all()
-        headers = JSON_HEADERS + (CORS_HEADERS if self.cors else [])
-        if self.draining:
-            headers = [*headers, ("Connection", "close")]
-        start_response(f"{status} {_REASONS.get(status, '')}".strip(), headers)
+        headers = JSON_HEADERS + ([("Connection", "close")] if self.draining else [])
+        start_response(f"{status} {_reason(status)}", headers)
         return [body.encode("utf-8")]
 
-    def respond(self, method: str, path: str, body: bytes, environ: dict) -> tuple[int, str]:
+    def respond(self, method: str, path: str, body: bytes) -> tuple[int, str]:
         """HTTP status and JSON text for one request."""
         try:
-            if method == "OPTIONS":
-                return 200, self.preflight(environ)
             return 200, self.dispatch(method, path, body)
         except ServingError as error:
             if error.code in (Code.INTERNAL, Code.UNKNOWN):
@@ -86,12 +77,6 @@ class RestApi:
         except Exception as error:  # a bug must still answer JSON, and be logged with its trace
             log.exception("%s %s failed", method, path)
             return 500, error_json(f"Internal error: {error}")
-
-    def preflight(self, environ: dict) -> str:
-        if not re.search(r"https?://", environ.get("HTTP_ORIGIN", "")):
-            raise ServingError(Code.FAILED_PRECONDITION,
-                               "Origin header is missing in CORS preflight")
-        return ""
 
     def dispatch(self, method: str, path: str, body: bytes) -> str:
         route = PREDICTION_PATH if method == "POST" else STATUS_PATH
@@ -108,20 +93,10 @@ class RestApi:
             if verb == "metadata":
                 return self.metadata(name, version, label)
             return self.status(name, version)
-        verb = verb.lower()
-        if verb == "predict":
-            return self.predict(name, version, label, body)
-        return self.classify_or_regress(verb, name, version, label, body)
+        return self.predict(name, version, label, body)
 
     def status(self, name: str, version: int | None) -> str:
-        """Labels are ignored here, as in GetModelStatusImpl (it only looks at versions)."""
-        manager = self.registry.get(name)
-        if manager is None:
-            if version is not None:
-                raise ServingError(Code.NOT_FOUND,
-                                   f"Could not find version {version} of model {name}")
-            raise ServingError(Code.NOT_FOUND, f"Could not find any versions of model {name}")
-        return model_status_json(manager.status(version))
+        return model_status_json(self.registry.status(name, version))
 
     def metadata(self, name: str, version: int | None, label: str | None) -> str:
         servable = self.registry.runner_for(name, version, label).servable
@@ -140,62 +115,9 @@ class RestApi:
         outputs = runner.predict(key, inputs, self.timeout_seconds)
         return json_codec.encode_predict_outputs(outputs, request_format)
 
-    def classify_or_regress(self, verb: str, name: str, version: int | None,
-                            label: str | None, body: bytes) -> str:
-        """Request checks and signature checks as TF Serving makes them; models whose
-        signature passes them are beyond the stand-in (501)."""
-        doc = json_codec.parse_json_object(body)
-        signature_name = json_codec.signature_name_of(doc)
-        _check_examples(doc)
-        runner = self.registry.runner_for(name, version, label)
-        key = signature_name or DEFAULT_SIGNATURE
-        signature = runner.servable.signature_defs.get(key)
-        if signature is None:
-            raise invalid_argument("No signature was found with the name: ", key)
-        _check_classify_regress_signature(verb, signature)
-        raise ServingError(Code.UNIMPLEMENTED, f":{verb} is not implemented by the local "
-                           "TF-Serving-compatible stand-in")
-
 
 def error_json(message: str) -> str:
     return json.dumps({"error": message}, indent=1) + "\n"
-
-
-def _check_examples(doc: dict) -> None:
-    """FillClassifyRegressRequestFromJson's checks of `examples`."""
-    examples = doc.get("examples")
-    if examples is None:
-        raise invalid_argument("JSON Value: ", json_codec.debug_string(doc),
-                               " When method is classify, key 'examples' is expected and was "
-                               "not found")
-    if not isinstance(examples, list):
-        raise invalid_argument("JSON Value: ", json_codec.debug_string(doc),
-                               " Expecting 'examples' value to be an list/array")
-    if not examples:
-        raise invalid_argument("JSON Value: ", json_codec.debug_string(doc),
-                               " 'examples' value is an empty array")
-    for example in [doc.get("context", {}), *examples]:
-        if not isinstance(example, dict):
-            raise invalid_argument("Example must be JSON object but got JSON ",
-                                   json_codec.json_type(example))
-
-
-def _check_classify_regress_signature(verb: str, signature) -> None:
-    """PreProcessClassification / PreProcessRegression with the method-name check off (the
-    server's default)."""
-    from google.protobuf import text_format
-
-    if len(signature.inputs) != 1:
-        raise invalid_argument("Expected one input Tensor.")
-    if verb == "classify" and len(signature.outputs) not in (1, 2):
-        raise invalid_argument(f"Expected one or two output Tensors, found "
-                               f"{len(signature.outputs)}")
-    if verb == "regress" and len(signature.outputs) != 1:
-        raise invalid_argument("Expected one output Tensor.")
-    if "inputs" not in signature.inputs:
-        kind = "classification" if verb == "classify" else "regression"
-        raise invalid_argument(f"No {kind} inputs found in SignatureDef: ",
-                               text_format.MessageToString(signature))
 
 
 def _parse_version(text: str | None) -> int | None:
@@ -215,6 +137,10 @@ def _raw_path(environ: dict) -> str:
     return environ.get("PATH_INFO", "")
 
 
+def _reason(status: int) -> str:
+    return HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Client Closed"
+
+
 def _read_body(environ: dict) -> bytes:
     try:
         length = int(environ.get("CONTENT_LENGTH") or 0)
@@ -222,8 +148,3 @@ def _read_body(environ: dict) -> bytes:
         length = 0
     return environ["wsgi.input"].read(length) if length > 0 else b""
 
-
-_REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden",
-            404: "Not Found", 409: "Conflict", 429: "Too Many Requests", 499: "Client Closed",
-            500: "Internal Server Error", 501: "Not Implemented", 503: "Service Unavailable",
-            504: "Gateway Timeout"}

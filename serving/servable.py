@@ -87,35 +87,3 @@ def load_servable(name: str, version: int, path: Path) -> Servable:
     signature_defs = read_signature_defs(path)
     loaded = tf.saved_model.load(str(path), tags=[SERVE_TAG])
     return Servable(name, version, path, signature_defs, dict(loaded.signatures), loaded)
-
-
-def warm_up(servable: Servable) -> None:
-    """One small call per signature so the first real request does not pay for graph setup.
-    Inputs are guesses (an 8x8 PNG for strings, zeros else); a refused guess only logs."""
-    for signature_name in servable.functions:
-        inputs = {k: _warmup_value(info) for k, info in
-                  servable.signature_defs[signature_name].inputs.items()}
-        try:
-            servable.run(signature_name, inputs)
-        except ServingError as error:
-            log.warning("warm-up of %s version %d signature %s failed: %s", servable.name,
-                        servable.version, signature_name, error.message)
-
-
-def _warmup_value(info: Any) -> np.ndarray:
-    from serving.json_codec import DT_STRING, DTYPES
-
-    shape = [1] + [8 if d.size < 0 else d.size for d in info.tensor_shape.dim[1:]]
-    if info.tensor_shape.unknown_rank or not info.tensor_shape.dim:
-        shape = [1]
-    if info.dtype == DT_STRING:
-        value = np.empty(shape, dtype=object)
-        value.fill(_tiny_png())
-        return value
-    return np.zeros(shape, dtype=DTYPES.get(info.dtype, (np.float32,))[0])
-
-
-def _tiny_png() -> bytes:
-    import tensorflow as tf
-
-    return tf.io.encode_png(tf.fill([8, 8, 1], tf.constant(200, tf.uint8))).numpy()

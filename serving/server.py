@@ -1,4 +1,4 @@
-"""Assembles the stand-in from its options: models, batching, REST API, HTTP server, shutdown."""
+"""Assembles the stand-in from its options: models, batching, gRPC and REST APIs, shutdown."""
 
 from __future__ import annotations
 
@@ -16,11 +16,12 @@ from serving.config_files import (
     single_model_config,
 )
 from serving.flags import ServerOptions
+from serving.grpc_api import make_grpc_server
 from serving.http_server import make_http_server
 from serving.model_manager import ModelManager, ModelRegistry
 from serving.rest_api import RestApi
 from serving.runner import VersionRunner
-from serving.servable import load_servable, warm_up
+from serving.servable import load_servable
 
 log = logging.getLogger(__name__)
 
@@ -38,41 +39,51 @@ def run_server(options: ServerOptions) -> int:
     warn_ignored(options, batching)
     pool = ThreadPoolExecutor(options.rest_api_num_threads, thread_name_prefix="predict")
     registry = ModelRegistry(
-        [ModelManager(c, version_loader(pool, batching, options.enable_model_warmup))
+        [ModelManager(c, version_loader(pool, batching))
          for c in configs],
         options.file_system_poll_wait_seconds,
     )
-    if options.port:
-        log.info("gRPC (--port=%d) is not served by the local stand-in: REST only",
-                 options.port)
     registry.start()
-    api = RestApi(registry, options.rest_api_timeout_in_ms, options.rest_api_enable_cors_support)
-    http = make_http_server(options.rest_api_host, options.rest_api_port, api)
+    grpc_server = make_grpc_server(registry, options)
+    grpc_server.start()
+    if options.port:
+        log.info("Running gRPC ModelServer at %s:%d ...", options.grpc_host, options.port)
+    api = RestApi(registry, options.rest_api_timeout_in_ms)
+    http = start_rest_api(options, api)
     stop = install_stop_signals()
-    threading.Thread(target=http.serve_forever, name="http", daemon=True).start()
-    log.info("Exporting HTTP/REST API at:%s:%d ...", options.rest_api_host, http.port)
     while not stop.wait(0.5):
         pass
     log.info("Shutting down: no new connections, waiting for requests in flight")
+    grpc_stopped = grpc_server.stop(SHUTDOWN_GRACE_SECONDS)
     api.draining = True
-    http.shutdown()
-    wait_idle(api, SHUTDOWN_GRACE_SECONDS)
-    http.server_close()
+    if http is not None:
+        http.shutdown()
+        wait_idle(api, SHUTDOWN_GRACE_SECONDS)
+        http.server_close()
+    grpc_stopped.wait(SHUTDOWN_GRACE_SECONDS)
     registry.stop()
     pool.shutdown(wait=False, cancel_futures=True)
     log.info("Stopped")
     return 0
 
 
+def start_rest_api(options: ServerOptions, api: RestApi):
+    """The HTTP server, unless --rest_api_port is 0 or --port's (TF Serving then skips REST)."""
+    if options.rest_api_port and options.rest_api_port == options.port:
+        log.error("server_options.http_port cannot be same as grpc_port. Please use a different "
+                  "port for HTTP/REST API. Skipped exporting HTTP/REST API.")
+    if not options.rest_api_port or options.rest_api_port == options.port:
+        return None
+    http = make_http_server(options.rest_api_host, options.rest_api_port, api)
+    threading.Thread(target=http.serve_forever, name="http", daemon=True).start()
+    log.info("Exporting HTTP/REST API at:%s:%d ...", options.rest_api_host, http.port)
+    return http
+
+
 def warn_ignored(options: ServerOptions, batching: BatchingOptions | None) -> None:
     """Accepted for compatibility, not acted on: say so once at start."""
     if batching:
         log.info("Batching enabled: %s", batching)
-        if batching.pad_variable_length_inputs:
-            log.warning("pad_variable_length_inputs is not supported by the stand-in: ignored")
-    if options.model_config_file_poll_wait_seconds > 0:
-        log.warning("--model_config_file_poll_wait_seconds: the stand-in reads the model config "
-                    "only at start")
 
 
 def configure_tensorflow(options: ServerOptions) -> None:
@@ -87,14 +98,12 @@ def configure_tensorflow(options: ServerOptions) -> None:
             options.tensorflow_inter_op_parallelism)
 
 
-def version_loader(pool: ThreadPoolExecutor, batching: BatchingOptions | None, warmup: bool):
-    """What the model managers call to bring a version folder up: load, warm up, wrap."""
+def version_loader(pool: ThreadPoolExecutor, batching: BatchingOptions | None):
+    """What the model managers call to bring a version folder up. No warm-up: TF Serving replays
+    only assets.extra/tf_serving_warmup_requests, which our exports do not write."""
 
     def load(name: str, version: int, path: Path) -> VersionRunner:
-        servable = load_servable(name, version, path)
-        if warmup:
-            warm_up(servable)
-        return VersionRunner(servable, pool, batching)
+        return VersionRunner(load_servable(name, version, path), pool, batching)
 
     return load
 

@@ -42,6 +42,18 @@ def tiny_model_base(tmp_path_factory) -> Path:
     return base
 
 
+@pytest.fixture(scope="session")
+def local_serving(tiny_model_base, tmp_path_factory):
+    """The local TF-Serving stand-in (`python -m serving`) on the tiny model, REST and gRPC on
+    loopback: the target of the REST and gRPC contract tests."""
+    from tests.serving_contract.local_server import running_server
+
+    log = tmp_path_factory.mktemp("serving") / "server.log"
+    with running_server(["--model_name=autoencoder", f"--model_base_path={tiny_model_base}"],
+                        log) as server:
+        yield server
+
+
 def page_array(width: int, height: int, seed: int = 0) -> np.ndarray:
     """A grey page with dark 'text' strokes and a stain, as uint8 [height, width]."""
     rng = np.random.default_rng(seed)

@@ -124,6 +124,7 @@ def test_api_recovers_when_the_model_server_returns(tiny_model_base, start_serve
     from bench.processes import model_available, running
 
     args = ["-m", "serving", f"--rest_api_port={port}", "--rest_api_host=127.0.0.1",
+            f"--port={free_port()}", "--grpc_host=127.0.0.1",
             "--model_name=autoencoder", f"--model_base_path={tiny_model_base}"]
     with running(args, port=port, log_path=tmp_path / "log",
                  ready=model_available("autoencoder")):

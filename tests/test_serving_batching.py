@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
 
@@ -29,95 +28,90 @@ from tests.serving_contract.payloads import MODEL, b64
 
 
 class RecordingModel:
-    """Doubles its input; records each call's batch size; can be held to let requests queue."""
+    """Doubles its input and records each call's batch size. Batches form only when full (the
+    tests use a batch timeout far beyond their run), so what shares a batch does not depend on
+    timing; `gate` holds a call (after setting `started`) to let requests queue behind it."""
 
-    def __init__(self, delay: float = 0.0) -> None:
+    def __init__(self, gate: threading.Event | None = None) -> None:
         self.batches: list[int] = []
-        self.delay = delay
         self.lock = threading.Lock()
+        self.started = threading.Event()
+        self.gate = gate
 
     def __call__(self, signature: str, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         x = inputs["x"]
         with self.lock:
             self.batches.append(len(x) if x.ndim else 1)
-        time.sleep(self.delay)
+        self.started.set()
+        if self.gate is not None:
+            assert self.gate.wait(30), "the test never opened the gate"
         if (x < 0).any():
             raise ServingError(Code.INVALID_ARGUMENT, "negative input")
         return {"y": x * 2, "sig": np.full(x.shape[:1], signature)}
 
 
+NEVER = 600_000_000  # batch_timeout_micros: a batch is taken when full, or when closing
+
+
 def scheduler(model: RecordingModel, **options) -> BatchScheduler:
-    return BatchScheduler(model, BatchingOptions(**{"num_batch_threads": 1, **options}))
+    return BatchScheduler(model, BatchingOptions(**{"num_batch_threads": 1,
+                                                    "batch_timeout_micros": NEVER, **options}))
 
 
 def test_concurrent_requests_share_batches_and_get_their_own_rows():
-    model = RecordingModel(delay=0.02)
-    batcher = scheduler(model, max_batch_size=4, batch_timeout_micros=20_000)
+    model = RecordingModel()
+    batcher = scheduler(model, max_batch_size=4)
     try:
         with ThreadPoolExecutor(12) as pool:
             futures = [pool.submit(lambda i=i: batcher.submit("s", {"x": np.array([[i, i]])})
-                                   .result(10)) for i in range(12)]
+                                   .result(30)) for i in range(12)]
             results = [f.result() for f in futures]
     finally:
         batcher.close()
     for i, result in enumerate(results):
         np.testing.assert_array_equal(result["y"], [[2 * i, 2 * i]])
-    assert sum(model.batches) == 12
-    assert max(model.batches) > 1 and max(model.batches) <= 4
+    assert model.batches == [4, 4, 4]
 
 
 def test_multi_row_requests_are_not_split_across_batches():
-    model = RecordingModel(delay=0.05)
-    batcher = scheduler(model, max_batch_size=5, batch_timeout_micros=50_000)
+    model = RecordingModel()
+    batcher = scheduler(model, max_batch_size=5)
     try:
         futures = [batcher.submit("s", {"x": np.full((3, 1), i)}) for i in range(4)]
-        results = [f.result(10) for f in futures]
+        batcher.close()  # 3 + 3 > 5: each full queue of one task runs as it is
+        results = [f.result(30) for f in futures]
     finally:
         batcher.close()
-    assert all(size in (3,) for size in model.batches)  # 3 + 3 > 5: never together
+    assert model.batches == [3, 3, 3, 3]
     for i, result in enumerate(results):
         np.testing.assert_array_equal(result["y"], np.full((3, 1), 2 * i))
 
 
-def test_padding_to_allowed_batch_sizes_is_dropped_from_results():
-    model = RecordingModel(delay=0.05)
-    batcher = scheduler(model, max_batch_size=4, batch_timeout_micros=50_000,
-                        allowed_batch_sizes=(4,))
-    try:
-        futures = [batcher.submit("s", {"x": np.array([[i]])}) for i in range(3)]
-        results = [f.result(10) for f in futures]
-    finally:
-        batcher.close()
-    assert model.batches == [4]
-    assert [r["y"].tolist() for r in results] == [[[0]], [[2]], [[4]]]
-
-
 def test_different_signatures_and_shapes_never_share_a_batch():
-    model = RecordingModel(delay=0.02)
-    batcher = scheduler(model, max_batch_size=8, batch_timeout_micros=30_000)
-    try:
-        futures = [batcher.submit("a", {"x": np.array([[1]])}),
-                   batcher.submit("b", {"x": np.array([[1]])}),
-                   batcher.submit("a", {"x": np.array([[1, 1]])}),
-                   batcher.submit("a", {"x": np.array(5)})]  # a scalar runs alone
-        results = [f.result(10) for f in futures]
-    finally:
-        batcher.close()
-    assert model.batches == [1, 1, 1, 1]
+    model = RecordingModel()
+    batcher = scheduler(model, max_batch_size=8)
+    futures = [batcher.submit("a", {"x": np.array([[1]])}),
+               batcher.submit("b", {"x": np.array([[1]])}),
+               batcher.submit("a", {"x": np.array([[1, 1]])}),
+               batcher.submit("a", {"x": np.array(5)})]  # a scalar runs alone
+    batcher.close()  # runs what is queued: one call per queue
+    results = [f.result(30) for f in futures]
+    assert sorted(model.batches) == [1, 1, 1, 1]
     assert [r["sig"][0] for r in results[:3]] == ["a", "b", "a"]
     assert results[3]["y"] == 10
 
 
 def test_an_error_fails_every_request_of_its_batch():
-    model = RecordingModel(delay=0.05)
-    batcher = scheduler(model, max_batch_size=4, batch_timeout_micros=50_000)
+    model = RecordingModel()
+    batcher = scheduler(model, max_batch_size=3)
     try:
         futures = [batcher.submit("s", {"x": np.array([[v]])}) for v in (1, -1, 2)]
         for future in futures:
             with pytest.raises(ServingError, match="negative input"):
-                future.result(10)
+                future.result(30)
     finally:
         batcher.close()
+    assert model.batches == [3]
 
 
 def test_task_larger_than_max_batch_size_is_refused():
@@ -133,13 +127,11 @@ def test_task_larger_than_max_batch_size_is_refused():
 
 def test_full_queue_answers_unavailable():
     gate = threading.Event()
-    model = RecordingModel()
-    batcher = BatchScheduler(lambda s, i: (gate.wait(10), model(s, i))[1],
-                             BatchingOptions(max_batch_size=1, max_enqueued_batches=2,
-                                             num_batch_threads=1))
+    model = RecordingModel(gate)
+    batcher = scheduler(model, max_batch_size=1, max_enqueued_batches=2)
     try:
         first = batcher.submit("s", {"x": np.array([[1]])})
-        time.sleep(0.1)  # taken by the only thread, which now waits on the gate
+        assert model.started.wait(30)  # taken by the only thread, which now waits on the gate
         queued = [batcher.submit("s", {"x": np.array([[1]])}) for _ in range(2)]
         with pytest.raises(ServingError) as error:
             batcher.submit("s", {"x": np.array([[1]])})
@@ -147,7 +139,7 @@ def test_full_queue_answers_unavailable():
     finally:
         gate.set()
         batcher.close()
-    assert all(f.result(10)["y"].tolist() == [[2]] for f in [first, *queued])
+    assert all(f.result(30)["y"].tolist() == [[2]] for f in [first, *queued])
 
 
 def test_runner_still_answers_after_its_scheduler_closed():

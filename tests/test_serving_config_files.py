@@ -1,12 +1,11 @@
 """Model config and batching parameter files: the repository's own, and TF Serving's rules
-(config/model_server_config.proto, servables/tensorflow/session_bundle_config.proto,
-bundle_factory_util.cc for allowed_batch_sizes)."""
+(config/model_server_config.proto, servables/tensorflow/session_bundle_config.proto)."""
 
 from __future__ import annotations
 
 import pytest
 
-from serving.batching_proto import _rebuilt_class
+from serving.batching_proto import batching_parameters_class
 from serving.config_files import (
     BatchingOptions,
     ConfigError,
@@ -71,8 +70,10 @@ def test_unset_batching_fields_keep_the_scheduler_defaults(tmp_path):
 
 
 @pytest.mark.parametrize(("text", "message"), [
-    ("max_batch_size { value: 8 } allowed_batch_sizes: 2 allowed_batch_sizes: 4", "end with"),
-    ("max_batch_size { value: 4 } allowed_batch_sizes: 4 allowed_batch_sizes: 2", "increase"),
+    ("max_batch_size { value: 4 } allowed_batch_sizes: 2 allowed_batch_sizes: 4",
+     "not supported by the stand-in: allowed_batch_sizes"),
+    ("enable_large_batch_splitting { value: true } pad_variable_length_inputs: true",
+     "not supported by the stand-in: enable_large_batch_splitting, pad_variable_length_inputs"),
     ("num_batch_threads { value: 0 }", ">= 1"),
     ("max_batch_size: 4", "batching parameters file"),  # a wrapper, not a plain int
 ])
@@ -84,9 +85,10 @@ def test_bad_batching_files_are_refused(tmp_path, text, message):
 
 
 def test_rebuilt_batching_message_matches_the_proto_definition():
+    descriptor = batching_parameters_class().DESCRIPTOR
     fields = {f.name: (f.number, f.message_type.name if f.message_type else f.type)
-              for f in _rebuilt_class().DESCRIPTOR.fields}
-    assert _rebuilt_class().DESCRIPTOR.full_name == "tensorflow.serving.BatchingParameters"
+              for f in descriptor.fields}
+    assert descriptor.full_name == "tensorflow.serving.BatchingParameters"
     assert fields == {
         "max_batch_size": (1, "Int64Value"), "batch_timeout_micros": (2, "Int64Value"),
         "max_enqueued_batches": (3, "Int64Value"), "num_batch_threads": (4, "Int64Value"),

@@ -21,7 +21,6 @@ import pytest
 import requests
 
 from tests.conftest import page_png
-from tests.serving_contract.local_server import LocalServer, running_server
 from tests.serving_contract.payloads import MODEL, b64, png_size
 
 PAGES = [page_png(64, 48), page_png(45, 33, seed=1), page_png(30, 70, seed=2)]
@@ -46,14 +45,6 @@ class Target:
         statuses = self.get().json()["model_version_status"]
         return max((s for s in statuses if s["state"] == "AVAILABLE"),
                    key=lambda s: int(s["version"]))["version"]
-
-
-@pytest.fixture(scope="session")
-def local_serving(tiny_model_base, tmp_path_factory) -> Iterator[LocalServer]:
-    log = tmp_path_factory.mktemp("serving") / "server.log"
-    with running_server([f"--model_name={MODEL}", f"--model_base_path={tiny_model_base}"],
-                        log) as server:
-        yield server
 
 
 @pytest.fixture(scope="module", params=["local stand-in", "TF Serving"])
@@ -229,12 +220,6 @@ BAD_REQUESTS = [
     ("ragged-instances", ":predict",
      {"signature_name": "denoise", "instances": [[[[0.5]]], [[[0.5], [0.5]]]]}, 400,
      "Expecting"),
-    ("classify-without-classify-signature", ":classify", {"examples": [{"x": 1.0}]}, 400,
-     "No classification inputs found in SignatureDef"),
-    ("regress-without-regress-signature", ":regress", {"examples": [{"x": 1.0}]}, 400,
-     "No regression inputs found in SignatureDef"),
-    ("classify-without-examples", ":classify", {"instances": [1]}, 400,
-     "key 'examples' is expected and was not found"),
     ("unknown-verb", ":explain", {"instances": [1]}, 400, "Malformed request: POST"),
 ]
 
@@ -291,10 +276,11 @@ def test_results_are_byte_identical_to_the_savedmodel_in_process(local_serving,
         assert png == in_process
 
 
-def test_log_says_grpc_is_not_served_and_stays_quiet_per_request(local_serving):
-    """--port (gRPC) is accepted but not served; no access-log line per request (load tests
-    must not flood stderr)."""
+def test_log_names_both_apis_and_stays_quiet_per_request(local_serving):
+    """TF Serving's start-up lines; no access-log line per request (load tests must not flood
+    stderr)."""
     requests.get(f"{local_serving.url}/v1/models/{MODEL}", timeout=60)
     log = local_serving.log_text()
-    assert "gRPC (--port=8500) is not served by the local stand-in" in log
+    assert f"Running gRPC ModelServer at {local_serving.grpc} ..." in log
+    assert f"Exporting HTTP/REST API at:{local_serving.url.removeprefix('http://')} ..." in log
     assert "GET /v1/models" not in log

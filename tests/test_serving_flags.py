@@ -3,6 +3,7 @@ server.cc; tsl/util/command_line_flags.cc for the `--flag=value` syntax)."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -40,8 +41,11 @@ def test_space_form_reads_the_same():
 def test_defaults_are_tf_servings():
     options = parse_flags(["--rest_api_port=8501", "--model_base_path=/m"])
     assert (options.port, options.model_name, options.file_system_poll_wait_seconds,
-            options.rest_api_timeout_in_ms, options.enable_batching) == \
-        (8500, "default", 1, 30000, False)
+            options.rest_api_timeout_in_ms, options.enable_batching,
+            options.grpc_channel_arguments, options.grpc_socket_path) == \
+        (8500, "default", 1, 30000, False, "", "")
+    assert options.grpc_max_threads == options.rest_api_num_threads == 4 * (os.cpu_count() or 1)
+    assert parse_flags(["--model_base_path=/m"]).rest_api_port == 0  # gRPC only, as TF Serving
 
 
 def test_later_flag_wins_as_after_the_entrypoint():
@@ -52,16 +56,20 @@ def test_later_flag_wins_as_after_the_entrypoint():
 
 def test_other_flags_are_accepted():
     options = parse_flags(["--rest_api_port=1", "--model_base_path=/m",
-                           "--rest_api_num_threads=3", "--rest_api_enable_cors_support",
+                           "--rest_api_num_threads=3", "--grpc_max_threads=5",
+                           "--grpc_channel_arguments=grpc.max_connection_age_ms=2000",
                            "--enable_model_warmup=0", "--tensorflow_intra_op_parallelism=2"])
-    assert (options.rest_api_num_threads, options.rest_api_enable_cors_support,
-            options.enable_model_warmup, options.tensorflow_intra_op_parallelism) == \
-        (3, True, False, 2)
+    assert (options.rest_api_num_threads, options.grpc_max_threads,
+            options.grpc_channel_arguments, options.enable_model_warmup,
+            options.tensorflow_intra_op_parallelism) == \
+        (3, 5, "grpc.max_connection_age_ms=2000", False, 2)
+    unix_only = parse_flags(["--port=0", "--grpc_socket_path=/tmp/s", "--model_base_path=/m"])
+    assert (unix_only.port, unix_only.grpc_socket_path) == (0, "/tmp/s")
 
 
 @pytest.mark.parametrize(("argv", "message"), [
-    (["--rest_api_port=8501", "--model_base_path=/m", "--grpc_max_threads=4"],
-     "unknown flag: --grpc_max_threads"),
+    (["--rest_api_port=8501", "--model_base_path=/m", "--rest_api_enable_cors_support"],
+     "unknown flag: --rest_api_enable_cors_support"),
     (["--rest_api_port=8501", "--model_base_path=/m", "stray"], "unknown argument: stray"),
     (["--rest_api_port=8501", "--model_base_path=/m", "-v"], "unknown argument: -v"),
     (["--rest_api_port=eighty", "--model_base_path=/m"], "couldn't interpret value 'eighty'"),
@@ -71,8 +79,9 @@ def test_other_flags_are_accepted():
     (["--rest_api_port=8501"], "both --model_base_path and --model_config_file are empty"),
     (["--rest_api_port=8501", "--model_base_path=/m", "--batching_parameters_file=/b"],
      "--batching_parameters_file is set without --enable_batching"),
-    (["--model_base_path=/m"], "--rest_api_port is required"),
-    (["--rest_api_port=8500", "--model_base_path=/m"], "cannot be the same as --port"),
+    (["--port=0", "--rest_api_port=8501", "--model_base_path=/m"],
+     "At least one of server_options.grpc_port or server_options.grpc_socket_path must be set."),
+    (["--grpc_max_threads=0", "--model_base_path=/m"], "must be positive"),
 ])
 def test_bad_command_lines_are_refused(argv, message):
     with pytest.raises(FlagError, match=message):

@@ -17,7 +17,7 @@ from serving.json_codec import (
     signature_name_of,
 )
 
-DT_FLOAT, DT_INT32, DT_STRING, DT_INT64 = 1, 3, 7, 9
+DT_FLOAT, DT_DOUBLE, DT_STRING = 1, 2, 7
 
 
 def decode(doc: dict, dtypes: dict[str, int]) -> tuple[dict[str, np.ndarray], str]:
@@ -25,11 +25,11 @@ def decode(doc: dict, dtypes: dict[str, int]) -> tuple[dict[str, np.ndarray], st
 
 
 def test_single_unnamed_tensor_rows_are_batched():
-    tensors, request_format = decode({"instances": [[1, 2], [3, 4], [5, 6]]},
-                                     {"default": DT_INT32})
+    tensors, request_format = decode({"instances": [[1, 2], [3, 4.5], [5, 6]]},
+                                     {"default": DT_FLOAT})
     assert request_format == ROW
-    np.testing.assert_array_equal(tensors["default"], [[1, 2], [3, 4], [5, 6]])
-    assert tensors["default"].dtype == np.int32
+    np.testing.assert_array_equal(tensors["default"], [[1, 2], [3, 4.5], [5, 6]])
+    assert tensors["default"].dtype == np.float32
 
 
 def test_base64_scalars_and_lists_decode_to_bytes():
@@ -51,12 +51,12 @@ def test_multiple_named_tensors_in_rows():
 def test_columnar_inputs_keep_their_own_shapes():
     tensors, request_format = decode(
         {"inputs": {"x": [[1, 2, 3]], "bin": {"b64": "aGVsbG8="}, "n": 7}},
-        {"x": DT_FLOAT, "bin": DT_STRING, "n": DT_INT64},
+        {"x": DT_FLOAT, "bin": DT_STRING, "n": DT_DOUBLE},
     )
     assert request_format == COLUMNAR
     assert tensors["x"].shape == (1, 3)
     assert tensors["bin"].shape == () and tensors["bin"][()] == b"hello"
-    assert tensors["n"][()] == 7
+    assert tensors["n"][()] == 7.0 and tensors["n"].dtype == np.float64
 
 
 def test_json_parse_accepts_nan_and_stops_after_the_object():
@@ -66,22 +66,21 @@ def test_json_parse_accepts_nan_and_stops_after_the_object():
 
 
 @pytest.mark.parametrize(("doc", "dtypes", "message"), [
-    ({"signature_name": 5, "instances": [[1, 2]]}, {"d": DT_INT32}, "must be a string value"),
-    ({"instances": [[1, 2]], "inputs": [[1, 2]]}, {"d": DT_INT32}, "Not formatted correctly"),
-    ({"instances": [[1, 2], [3, 4], [5, 6, 7]]}, {"d": DT_INT32}, "Expecting tensor size"),
-    ({"instances": [[1, 2], [3, 4], [[5, 6]]]}, {"d": DT_INT32}, "Expecting shape"),
-    ({"instances": [1, [1]]}, {"d": DT_INT32}, "Expecting shape"),
-    ({"instances": [[1, 2], ["a", "b"]]}, {"d": DT_INT32}, "not of expected type: int32"),
-    ({"instances": [1.5]}, {"d": DT_INT32}, "Type: Number is not of expected type: int32"),
+    ({"signature_name": 5, "instances": [[1, 2]]}, {"d": DT_FLOAT}, "must be a string value"),
+    ({"instances": [[1, 2]], "inputs": [[1, 2]]}, {"d": DT_FLOAT}, "Not formatted correctly"),
+    ({"instances": [[1, 2], [3, 4], [5, 6, 7]]}, {"d": DT_FLOAT}, "Expecting tensor size"),
+    ({"instances": [[1, 2], [3, 4], [[5, 6]]]}, {"d": DT_FLOAT}, "Expecting shape"),
+    ({"instances": [1, [1]]}, {"d": DT_FLOAT}, "Expecting shape"),
+    ({"instances": [[1, 2], ["a", "b"]]}, {"d": DT_FLOAT}, "not of expected type: float"),
     ({"instances": [True]}, {"d": DT_FLOAT}, "Type: True is not of expected type: float"),
-    ({"instances": [[1, [2]]]}, {"d": DT_INT32}, "Encountered list at unexpected level"),
-    ({"instances": [[[1], 2]]}, {"d": DT_INT32}, "found at incorrect level"),
-    ({"instances": [{"x": 1, "y": 2}, [1]]}, {"x": DT_INT32, "y": DT_INT32},
+    ({"instances": [[1, [2]]]}, {"d": DT_FLOAT}, "Encountered list at unexpected level"),
+    ({"instances": [[[1], 2]]}, {"d": DT_FLOAT}, "found at incorrect level"),
+    ({"instances": [{"x": 1, "y": 2}, [1]]}, {"x": DT_FLOAT, "y": DT_FLOAT},
      "Expecting object but got list"),
-    ({"instances": [1, {"x": 1}]}, {"x": DT_INT32}, "Expecting value/list but got object"),
-    ({"instances": [1, 2]}, {"x": DT_INT32, "y": DT_INT32}, "instances is a plain list"),
-    ({"instances": [{"x": 1}]}, {"x": DT_INT32, "y": DT_INT32}, "keys must be equal to: x,y"),
-    ({"inputs": [1]}, {"x": DT_INT32, "y": DT_INT32}, "inputs is a plain value/list"),
+    ({"instances": [1, {"x": 1}]}, {"x": DT_FLOAT}, "Expecting value/list but got object"),
+    ({"instances": [1, 2]}, {"x": DT_FLOAT, "y": DT_FLOAT}, "instances is a plain list"),
+    ({"instances": [{"x": 1}]}, {"x": DT_FLOAT, "y": DT_FLOAT}, "keys must be equal to: x,y"),
+    ({"inputs": [1]}, {"x": DT_FLOAT, "y": DT_FLOAT}, "inputs is a plain value/list"),
     ({"instances": [{"b64": "aGVsbG8=", "x": 1}]}, {"x": DT_STRING},
      "does not have named input: b64"),
     ({"instances": [{"b64": 5}]}, {"x": DT_STRING}, "does not have named input: b64"),
@@ -135,8 +134,8 @@ def test_bytes_suffix_outputs_are_base64_objects_and_others_plain_strings():
 
 
 def test_columnar_response_with_several_outputs_is_an_object():
-    outputs = {"a": np.array([1, 2], np.int64), "b": np.array(True)}
-    assert encode_predict_outputs(outputs, COLUMNAR) == '{"outputs": {"a": [1, 2], "b": true}}'
+    outputs = {"a": np.array([1, 2], np.int64), "b": np.array(0.5, np.float32)}
+    assert encode_predict_outputs(outputs, COLUMNAR) == '{"outputs": {"a": [1, 2], "b": 0.5}}'
 
 
 def test_row_response_errors():

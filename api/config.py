@@ -30,8 +30,11 @@ class Config:
     schema_file: str = str(ROOT / "db" / "init.sql")
     # In-process backend: base path holding numbered SavedModel versions.
     model_dir: str = str(ROOT / "serving" / "models" / "autoencoder")
-    # TF Serving backend: used when set, and then the API needs no TensorFlow.
+    # TF Serving backend: used when set, and then the API needs no TensorFlow. gRPC
+    # (host:port, e.g. serving:8500) wins over REST (URL); neither set: the in-process model.
     tf_serving_url: str = ""
+    tf_serving_grpc: str = ""
+    tf_serving_grpc_lb_policy: str = "round_robin"  # gRPC's name; pick_first: one address only
     model_name: str = "autoencoder"
     model_version: str = ""
     tf_serving_timeout: float = 60.0

@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
-# `make run-stack`: the API calling a TF-Serving-compatible server over REST, as docker-compose.yml
-# wires them, without Docker. The server is the local stand-in (`python -m serving`) on
-# 127.0.0.1:8501 with the compose file's batching settings; the API starts once the model is
+# `make run-stack`: the API calling a TF-Serving-compatible server over REST (or gRPC with
+# PROTOCOL=grpc), as docker-compose.yml wires them, without Docker. The server is the local
+# stand-in (`python -m serving`) on 127.0.0.1:8501 (REST) and :8500 (gRPC) with the compose file's
+# batching settings; the API starts once the model is
 # AVAILABLE, and the server is stopped when the API exits (or on Ctrl-C / SIGTERM).
 #
-# Settings (environment): SERVING_PORT (8501), MODEL_NAME (autoencoder),
+# Settings (environment): SERVING_PORT (8501), SERVING_GRPC_PORT (8500), PROTOCOL (rest | grpc),
+# MODEL_NAME (autoencoder),
 # MODEL_BASE_PATH (serving/models/$MODEL_NAME), SERVING_START_TIMEOUT (300 s).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 py=${PYTHON_BIN:-.venv/bin/python}
 port=${SERVING_PORT:-8501}
+grpc_port=${SERVING_GRPC_PORT:-8500}
 model=${MODEL_NAME:-autoencoder}
 base=${MODEL_BASE_PATH:-$PWD/serving/models/$model}
 start_timeout=${SERVING_START_TIMEOUT:-300}
@@ -23,6 +26,7 @@ if ! compgen -G "$base/[0-9]*/saved_model.pb" >/dev/null; then
 fi
 
 "$py" -m serving --rest_api_host=127.0.0.1 --rest_api_port="$port" \
+  --grpc_host=127.0.0.1 --port="$grpc_port" \
   --model_name="$model" --model_base_path="$base" \
   --enable_batching --batching_parameters_file=serving/batching.config \
   --rest_api_timeout_in_ms=120000 &
@@ -67,6 +71,9 @@ until model_available; do
 done
 echo "run-stack: model server ready on http://127.0.0.1:$port; starting the API" >&2
 
+if [ "${PROTOCOL:-rest}" = grpc ]; then
+  export TF_SERVING_GRPC="127.0.0.1:$grpc_port"
+fi
 TF_SERVING_URL="http://127.0.0.1:$port" MODEL_NAME="$model" "$py" -m api &
 api=$!
 status=0

@@ -1,6 +1,7 @@
-"""Model backends: the SavedModel's `serving_default` signature in this process, or TF Serving.
+"""Model backends: the SavedModel's `serving_default` signature in this process, or TF Serving
+over REST or gRPC.
 
-Both take encoded image bytes and return PNG bytes of the same size, so the route does not care
+All take encoded image bytes and return PNG bytes of the same size, so the route does not care
 which one runs.
 """
 
@@ -35,8 +36,16 @@ class ModelBackend(Protocol):
 
 
 def build_backend(config: Config) -> ModelBackend:
-    """TF Serving when TF_SERVING_URL is set; otherwise the SavedModel in this process (the
-    import is deferred so that the TF Serving mode runs without TensorFlow installed)."""
+    """TF Serving over gRPC when TF_SERVING_GRPC is set, else over REST when TF_SERVING_URL is;
+    otherwise the SavedModel in this process (the imports are deferred so that the TF Serving
+    modes run without TensorFlow installed)."""
+    if config.tf_serving_grpc:
+        from api.backends.tf_serving_grpc import TFServingGrpcBackend
+
+        return TFServingGrpcBackend(
+            config.tf_serving_grpc, config.model_name, config.model_version,
+            timeout=config.tf_serving_timeout, lb_policy=config.tf_serving_grpc_lb_policy,
+        )
     if config.tf_serving_url:
         from api.backends.tf_serving import TFServingBackend
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import logging
 import random
-import threading
 import time
 
 import requests
@@ -17,9 +16,9 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from api.backends import BackendUnavailable, InvalidImage
+from api.backends.version_cache import VersionCache
 
 log = logging.getLogger(__name__)
-VERSION_TTL = 10.0  # seconds a model status answer is trusted for the log's versao_modelo
 
 
 class TFServingBackend:
@@ -40,9 +39,7 @@ class TFServingBackend:
         adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=retry)
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
-        self._version = version
-        self._version_checked = 0.0
-        self._lock = threading.Lock()
+        self._versions = VersionCache(self._available_version, version)
 
     def clean(self, image: bytes) -> bytes:
         payload = {"signature_name": "serving_default",
@@ -73,17 +70,8 @@ class TFServingBackend:
             raise BackendUnavailable(f"TF Serving did not answer: {type(err).__name__}") from None
 
     def version(self) -> str:
-        """The version TF Serving reports AVAILABLE, re-read at most every VERSION_TTL seconds."""
-        now = time.monotonic()
-        if now - self._version_checked > VERSION_TTL and self._lock.acquire(blocking=False):
-            try:
-                self._version = self._available_version() or self._version
-                self._version_checked = now
-            except BackendUnavailable:
-                pass  # keep the last known version; the predict call reports outages
-            finally:
-                self._lock.release()
-        return self._version
+        """The version TF Serving reports AVAILABLE (cached, see VersionCache)."""
+        return self._versions.get()
 
     def _available_version(self) -> str:
         try:
@@ -100,7 +88,7 @@ class TFServingBackend:
         except BackendUnavailable as err:
             return {"ready": False, "backend": self.kind, "url": self.model_url,
                     "error": str(err)}
-        self._version = version or self._version
+        self._versions.set(version)
         return {"ready": bool(version), "backend": self.kind, "url": self.model_url,
                 "version": version}
 

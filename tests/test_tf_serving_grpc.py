@@ -1,0 +1,140 @@
+"""The API's gRPC backend against the real local server and the real (tiny) SavedModel: the same
+bytes as the REST and in-process backends, TF Serving's status codes mapped to codes 3 and 5, the
+version read from GetModelStatus, a lost connection retried, the API end to end, no TensorFlow."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from api.backends import BackendUnavailable, InvalidImage
+from api.backends.in_process import InProcessBackend
+from api.backends.tf_serving import TFServingBackend
+from api.backends.tf_serving_grpc import TFServingGrpcBackend
+from bench.processes import running_model_server
+from tests.conftest import encode, page_array, page_png
+from tests.tcp_proxy import TcpProxy
+from tests.test_backends import HungServer
+from tests.test_hostile import LEAKS
+from tests.test_routes import assert_answer, assert_row, b64
+
+PAGES = [page_png(64, 48), page_png(541, 259, seed=3), page_png(1, 1), page_png(7, 300, seed=4)]
+TRUNCATED = page_png(200, 100)[:300]
+
+
+@pytest.fixture(scope="module")
+def model_server(tiny_model_base, tmp_path_factory):
+    with running_model_server(tiny_model_base, tmp_path_factory.mktemp("srv") / "log") as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def grpc_backend(model_server):
+    backend = TFServingGrpcBackend(model_server.grpc, "autoencoder")
+    yield backend
+    backend.close()
+
+
+def test_grpc_backend_is_byte_identical_to_rest_and_in_process(model_server, grpc_backend,
+                                                               tiny_model_base):
+    rest = TFServingBackend(model_server.url, "autoencoder")
+    in_process = InProcessBackend(str(tiny_model_base))
+    for page in PAGES:
+        assert grpc_backend.clean(page) == rest.clean(page) == in_process.clean(page)
+    assert grpc_backend.version() == rest.version() == in_process.version() == "1"
+    assert grpc_backend.status() == {"ready": True, "backend": "tf-serving-grpc",
+                                     "target": model_server.grpc, "version": "1"}
+
+
+def test_undecodable_bytes_are_invalid_image(grpc_backend):
+    for broken in (TRUNCATED, b"this is not an image"):
+        with pytest.raises(InvalidImage):
+            grpc_backend.clean(broken)
+
+
+def test_unknown_model_or_version_is_unavailable(model_server):
+    for backend in (TFServingGrpcBackend(model_server.grpc, "nope"),
+                    TFServingGrpcBackend(model_server.grpc, "autoencoder", "9")):
+        with pytest.raises(BackendUnavailable, match="NOT_FOUND"):
+            backend.clean(PAGES[0])
+        status = backend.status()
+        assert status["ready"] is False and "NOT_FOUND" in status["error"]
+
+
+def test_pinned_version_is_asked_for_and_reported(model_server):
+    backend = TFServingGrpcBackend(model_server.grpc, "autoencoder", "1")
+    assert backend.clean(PAGES[0]) and backend.version() == "1"
+
+
+def test_hung_server_ends_at_the_deadline_as_code_5():
+    """A server that accepts the connection and never answers: the call ends by its deadline
+    (DEADLINE_EXCEEDED in the error, not a refused connection)."""
+    hung = HungServer()
+    try:
+        backend = TFServingGrpcBackend(hung.url.removeprefix("http://"), "autoencoder",
+                                       timeout=1.0)
+        with pytest.raises(BackendUnavailable, match="DEADLINE_EXCEEDED"):
+            backend.clean(PAGES[0])
+    finally:
+        hung.close()
+
+
+def test_lost_connection_is_retried_once_the_server_is_back(model_server):
+    proxy = TcpProxy(int(model_server.grpc.rsplit(":", 1)[1]))
+    backend = TFServingGrpcBackend(f"127.0.0.1:{proxy.port}", "autoencoder", timeout=10)
+    try:
+        assert backend.clean(PAGES[0])
+        proxy.cut()  # the open connection breaks, new ones are refused
+        with pytest.raises(BackendUnavailable, match="UNAVAILABLE"):
+            backend.clean(PAGES[0])
+        proxy.restore()
+        assert backend.clean(PAGES[0])  # the retry waited for the channel to reconnect
+    finally:
+        backend.close()
+        proxy.cut()
+
+
+def test_api_over_grpc_end_to_end(model_server, start_server):
+    server, database = start_server(tf_serving_grpc=model_server.grpc,
+                                    tf_serving_url="http://127.0.0.1:9")  # gRPC wins
+    assert server.services.backend.kind == "tf-serving-grpc"
+    jpeg = encode(_page_image(), "JPEG", quality=85)
+    for image in (PAGES[1], jpeg):
+        response = server.clean(image)
+        assert_answer(response, 0)
+        row = assert_row(database, response, 0, b64(image))
+        assert row["versao_modelo"] == "1"
+    response = server.clean(TRUNCATED)  # TF Serving's INVALID_ARGUMENT -> code 3
+    assert_answer(response, 3)
+    assert LEAKS.search(response.text) is None
+    assert_row(database, response, 3, b64(TRUNCATED))
+
+
+def test_api_over_grpc_answers_code_5_when_serving_is_gone(start_server):
+    from bench.processes import free_port
+
+    server, database = start_server(tf_serving_grpc=f"127.0.0.1:{free_port()}",
+                                    tf_serving_timeout=5)
+    response = server.clean(PAGES[0])
+    assert_answer(response, 5)
+    assert_row(database, response, 5, b64(PAGES[0]))
+
+
+def test_grpc_backend_imports_no_tensorflow(model_server):
+    """As in the API image: messages from api/protos, no TensorFlow module loaded."""
+    code = ("import sys; from api.backends.tf_serving_grpc import TFServingGrpcBackend as B; "
+            f"b = B({model_server.grpc!r}, 'autoencoder'); print(b.version(), "
+            "len(b.clean(open(sys.argv[1], 'rb').read())) > 0, 'tensorflow' in sys.modules)")
+    page = model_server.log_path.parent / "page.png"
+    page.write_bytes(PAGES[0])
+    result = subprocess.run([sys.executable, "-c", code, str(page)], capture_output=True,
+                            text=True, timeout=120, check=True)
+    assert result.stdout.split() == ["1", "True", "False"]
+
+
+def _page_image():
+    from PIL import Image
+
+    return Image.fromarray(page_array(541, 259, seed=3))

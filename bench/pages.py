@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from training.data import add_data_argument
+from training.pages import add_data_argument
 
 ROOT = Path(__file__).resolve().parents[1]
 

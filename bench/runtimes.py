@@ -14,25 +14,10 @@ import argparse
 import json
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 
 from bench.pages import add_source_args, load_pages
-
-
-def keras_with_exported_weights(version_dir: Path, builder: Callable, **kwargs):
-    """The Keras network of `builder(**kwargs)` holding the weights of an exported version."""
-    import tensorflow as tf
-
-    model = builder(**kwargs)
-    reader = tf.train.load_checkpoint(str(version_dir / "variables" / "variables"))
-    prefix = "model/_operations/{}/{}/.ATTRIBUTES/VARIABLE_VALUE"
-    for index, layer in enumerate(model.operations):
-        if layer.weights:
-            names = ["_kernel" if w.name == "kernel" else w.name for w in layer.weights]
-            layer.set_weights([reader.get_tensor(prefix.format(index, n)) for n in names])
-    return model
 
 
 def timed(call: Callable[[np.ndarray], np.ndarray], x: np.ndarray, repeats: int
@@ -102,6 +87,7 @@ def main(argv: list[str] | None = None) -> None:
     import tensorflow as tf
 
     from api.backends.in_process import latest_version
+    from training.export import keras_from_export
     from training.model import BUILDERS
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -115,7 +101,7 @@ def main(argv: list[str] | None = None) -> None:
 
     version = latest_version(args.model_dir)
     builder = BUILDERS[args.builder]
-    model = keras_with_exported_weights(version, builder, **json.loads(args.builder_args))
+    model = keras_from_export(version, builder, **json.loads(args.builder_args))
     denoise = tf.saved_model.load(str(version)).signatures["denoise"]
     print(f"model {version}: {model.count_params()} parameters; {args.threads} threads")
     print(f"{'size':>10s} {'runtime':>14s} {'ms':>8s} {'vs TF':>6s} {'max |diff| vs TF':>17s}")

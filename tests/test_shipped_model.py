@@ -15,9 +15,8 @@ import tensorflow as tf
 from PIL import Image
 
 from api.backends.in_process import latest_version
-from bench.runtimes import keras_with_exported_weights
 from tests.conftest import DATA_DIR, ROOT
-from training.export import PageCleaner
+from training.export import PageCleaner, keras_from_export
 from training.model import BUILDERS
 
 BASE = ROOT / "serving" / "models" / "autoencoder"
@@ -72,7 +71,7 @@ def test_tiles_do_not_show_on_a_large_page(shipped):
     whole-page pass within one 8-bit level of the network's output, and within two after the
     calibration table (which stretches dark levels by up to ~1.3): seams are invisible."""
     version, card = shipped
-    model = keras_with_exported_weights(version, BUILDERS[card["model"]])
+    model = keras_from_export(version, BUILDERS[card["model"]], **card.get("builder_args", {}))
     assert model.count_params() == card["parameters"]
     pages = [data_page("test", i) for i in (1, 4, 7, 10)]
     h, w = min(p.shape[0] for p in pages), min(p.shape[1] for p in pages)

@@ -1,5 +1,5 @@
-"""Export round trip of a U-Net from training.model: bytes in -> PNG bytes out, same size, values
-in range; tiles agree with the whole page when the margin covers the receptive radius."""
+"""Export round trip of each U-Net of training.model: bytes in -> PNG bytes out, same size,
+values in range; tiles agree with the whole page when the margin covers the receptive radius."""
 
 from __future__ import annotations
 
@@ -9,20 +9,24 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.test_training_data import clean_page
-from training.evaluate import keras_denoiser, receptive_radius, saved_model_denoiser
+from tests.training_fixtures import clean_page
+from training.denoisers import keras_denoiser, saved_model_denoiser
+from training.evaluate import receptive_radius
 from training.export import export_model
-from training.model import build_unet
+from training.model import build_s2d_unet, build_unet
 
 MARGIN = 24  # > receptive radius of the tiny U-Net below (checked in a test)
 
 
-@pytest.fixture(scope="module")
-def tiny_unet():
+@pytest.fixture(scope="module", params=["unet", "s2d_unet"])
+def tiny_unet(request):
+    """Each architecture of training.model that ships, tiny; both need multiples of 4."""
     import keras
 
     keras.utils.set_random_seed(0)
-    return build_unet(widths=(4, 8, 8), name="tiny_unet")
+    if request.param == "unet":
+        return build_unet(widths=(4, 8, 8), name="tiny_unet")
+    return build_s2d_unet(widths=(4, 8), name="tiny_s2d_unet")
 
 
 @pytest.fixture(scope="module")

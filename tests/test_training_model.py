@@ -6,8 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from training.evaluate import keras_denoiser, receptive_radius
-from training.model import build_baseline, build_unet, size_multiple
+from training.denoisers import keras_denoiser
+from training.evaluate import receptive_radius
+from training.model import BUILDERS, build_baseline, build_s2d_unet, build_unet, size_multiple
 
 
 @pytest.fixture(scope="module")
@@ -19,6 +20,8 @@ def test_multiples(unet):
     assert size_multiple(unet) == 4
     assert size_multiple(build_unet()) == 16
     assert size_multiple(build_baseline()) == 4
+    assert size_multiple(build_s2d_unet()) == 32  # the 2x2 blocks, then four poolings
+    assert size_multiple(build_s2d_unet(widths=(8, 8))) == 4
 
 
 def test_builders_are_pure():
@@ -27,7 +30,8 @@ def test_builders_are_pure():
     assert [w.shape for w in a.weights] == [w.shape for w in b.weights]
 
 
-@pytest.mark.parametrize("builder", [build_baseline, lambda: build_unet(widths=(4, 8, 8))])
+@pytest.mark.parametrize("builder", [build_baseline, lambda: build_unet(widths=(4, 8, 8)),
+                                     lambda: build_s2d_unet(widths=(4, 8))])
 @pytest.mark.parametrize("shape", [(48, 64), (32, 96)])
 def test_models_keep_the_size_of_aligned_pages(builder, shape):
     model = builder()
@@ -44,9 +48,10 @@ def test_odd_page_sizes_come_back_the_same_size(unet, size):
     np.testing.assert_allclose(y * 255, np.round(y * 255), atol=1e-3)
 
 
-def test_unet_output_is_residual(unet):
+@pytest.mark.parametrize("builder", [build_unet, build_s2d_unet])
+def test_unet_output_is_residual(builder):
     """With the correction layer zeroed the U-Net returns its input unchanged."""
-    model = build_unet(widths=(4, 8))
+    model = builder(widths=(4, 8))
     layer = model.get_layer("correction")
     layer.set_weights([np.zeros_like(w) for w in layer.get_weights()])
     x = np.random.default_rng(2).random((1, 16, 24, 1), np.float32)
@@ -61,6 +66,25 @@ def test_keras_file_round_trip_without_custom_objects(unet, tmp_path):
     loaded = keras.models.load_model(path, compile=False)
     x = np.random.default_rng(3).random((1, 16, 20, 1), np.float32)
     np.testing.assert_allclose(loaded(x), unet(x), atol=1e-6)
+
+
+def test_s2d_unet_corrects_each_pixel_of_a_block_separately():
+    """The transposed conv gives the four pixels of a 2x2 block their own corrections: a
+    one-pixel dot changes the output differently at each pixel of its block."""
+    import keras
+
+    keras.utils.set_random_seed(4)
+    model = build_s2d_unet(widths=(8, 8))
+    x = np.ones((1, 16, 16, 1), np.float32)
+    x[0, 8, 8, 0] = 0.0
+    correction = np.asarray(model(x))[0, 8:10, 8:10, 0] - x[0, 8:10, 8:10, 0]
+    assert len(np.unique(np.round(correction, 6))) == 4
+
+
+def test_every_builder_builds_with_its_defaults():
+    for name, builder in BUILDERS.items():
+        model = builder()
+        assert model.count_params() > 10_000, name
 
 
 def test_receptive_radius_bounds_what_the_output_sees():

@@ -8,9 +8,9 @@ import json
 import pytest
 from PIL import Image
 
-from tests.test_training_data import write_dataset
+from tests.training_fixtures import write_dataset
 from training import train
-from training.data import block_of
+from training.pages import block_of
 
 TINY = ["--widths", "4", "8", "--epochs", "2", "--steps", "3", "--patch", "16", "--batch", "2",
         "--warmup", "2", "--margin", "4", "--verbose", "0"]

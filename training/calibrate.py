@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from training.data import Page, add_data_argument, load_pages
+from training.pages import Page, add_data_argument, load_pages
 
 
 def isotonic(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -67,14 +69,14 @@ def pool_rmse(outputs: Sequence[np.ndarray], targets: Sequence[np.ndarray]) -> f
 
 def network_levels(model, pages: Sequence[Page], *, multiple: int, margin: int) -> list[np.ndarray]:
     """uint8 outputs of a Keras model on whole pages, padded as the export pads them."""
-    from training.evaluate import keras_denoiser
+    from training.denoisers import keras_denoiser
 
     run = keras_denoiser(model, multiple=multiple, margin=margin)
     return [np.round(run(p.dirty[None, ..., None])[0, ..., 0] * 255).astype(np.uint8)
             for p in pages]
 
 
-def calibrate_run(run: Path, data: str | Path, margin: int = 64) -> dict:
+def calibrate_run(run: Path, data: str | Path, margin: int = 64, command: str = "") -> dict:
     """Fits the table for `run/model.keras` on the run's training pages; writes
     `run/calibration.json` (the table and the RMSE on those pages before and after)."""
     import keras
@@ -91,6 +93,7 @@ def calibrate_run(run: Path, data: str | Path, margin: int = 64) -> dict:
         "fitted_on": {"pages": len(pages), "ids": config["train_ids"], "margin": margin},
         "train_rmse_before": pool_rmse(outputs, targets),
         "train_rmse_after": pool_rmse([apply_levels(o, levels) for o in outputs], targets),
+        "command": command,
     }
     (run / "calibration.json").write_text(json.dumps(result) + "\n")
     return result
@@ -103,10 +106,11 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--margin", type=int, default=64, help="mirror margin, as exported")
     parser.add_argument("--threads", type=int, default=2, help="TensorFlow intra-op threads")
     args = parser.parse_args(argv)
-    from training.evaluate import set_threads
+    from training.runtime import set_threads
 
     set_threads(args.threads)
-    result = calibrate_run(Path(args.run), args.data, args.margin)
+    command = "python -m training.calibrate " + shlex.join(sys.argv[1:] if argv is None else argv)
+    result = calibrate_run(Path(args.run), args.data, args.margin, command)
     print(json.dumps({k: v for k, v in result.items() if k not in ("levels", "fitted_on")}))
     return result
 

@@ -1,156 +1,46 @@
 """Evaluate exported denoisers at native resolution next to the simple baselines.
 
 Models are measured through the exported SavedModel (`denoise` signature: the same padding,
-clipping and 8-bit rounding as serving), so the numbers describe what the service returns.
-Writes a JSON report (per-page and overall RMSE, PSNR, SSIM per input set) and a before/after
-sample grid PNG.
+clipping, 8-bit rounding and output table as serving), so the numbers describe what the service
+returns. Writes a JSON report (per-page and overall RMSE, PSNR, SSIM and false ink per input
+set), a before/after sample grid and, per model, a grid of its worst 64x64 windows.
 
-    python -m training.evaluate --model serving/models/autoencoder/1 \
-        --baseline runs/baseline-val/export/1 --out runs/eval --grid docs/img/samples.png
+    python -m training.evaluate --data $D --model v4=runs/s2d4-val/export/1 \
+        v3=runs/unet3-val/export/1 --out runs/eval4 --grid docs/img/samples.png
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shlex
+import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from training.data import (
+from training.denoisers import (
+    Denoiser,
+    denoise_pages,
+    do_nothing,
+    keras_denoiser,
+    median_subtract,
+    median_threshold,
+    saved_model_denoiser,
+)
+from training.input_sets import input_sets
+from training.metrics import Window, false_ink_mask, score_pages, worst_windows
+from training.pages import (
     VAL_BLOCKS,
     Page,
     add_data_argument,
-    jpeg_pages,
     list_ids,
     load_pages,
-    robustness_pages,
     split_by_blocks,
-    to_uint8,
 )
-
-Denoiser = Callable[[np.ndarray], np.ndarray]  # float32 [B, H, W, 1] -> same shape, 8-bit steps
-
-
-def set_threads(intra: int, inter: int = 2) -> None:
-    """TensorFlow thread pools sized for this machine; a no-op once TensorFlow has started
-    (e.g. inside a test session), where they can no longer change."""
-    import tensorflow as tf
-
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(intra)
-        tf.config.threading.set_inter_op_parallelism_threads(inter)
-    except RuntimeError:
-        pass
-
-
-# --- metrics ---------------------------------------------------------------------------------
-
-
-def rmse(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.sqrt(np.mean((np.asarray(a, np.float64) - b) ** 2)))
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    return float(20 * np.log10(1.0 / max(rmse(a, b), 1e-8)))
-
-
-def ssim(a: np.ndarray, b: np.ndarray) -> float:
-    """SSIM with the standard 11x11 Gaussian window (tf.image.ssim), pixel range [0, 1];
-    the window shrinks for images smaller than that."""
-    import tensorflow as tf
-
-    pair = [tf.constant(np.asarray(x, np.float32)[..., None]) for x in (a, b)]
-    return float(tf.image.ssim(*pair, max_val=1.0, filter_size=min(11, *np.shape(a))))
-
-
-def score_pages(
-    outputs: Sequence[np.ndarray], pages: Sequence[Page], with_ssim: bool = True
-) -> dict:
-    """Per-page RMSE/PSNR/SSIM and overall figures; overall RMSE pools every pixel of every page
-    (the Kaggle metric), so large pages weigh more."""
-    per_page = {
-        str(p.id): {"rmse": rmse(y, p.clean), "psnr": psnr(y, p.clean),
-                    "ssim": ssim(y, p.clean) if with_ssim else float("nan")}
-        for y, p in zip(outputs, pages, strict=True)
-    }
-    squared = sum(float(np.sum((np.asarray(y, np.float64) - p.clean) ** 2))
-                  for y, p in zip(outputs, pages, strict=True))
-    pixels = sum(p.clean.size for p in pages)
-    overall = float(np.sqrt(squared / pixels))
-    return {
-        "rmse": overall,
-        "psnr": float(20 * np.log10(1.0 / max(overall, 1e-8))),
-        "ssim": float(np.mean([m["ssim"] for m in per_page.values()])),
-        "mean_page_rmse": float(np.mean([m["rmse"] for m in per_page.values()])),
-        "pages": per_page,
-    }
-
-
-# --- denoisers -------------------------------------------------------------------------------
-
-
-def do_nothing(x: np.ndarray) -> np.ndarray:
-    return x
-
-
-def median_filter(page: np.ndarray, size: int) -> np.ndarray:
-    """Median over a size x size window (mirror edges), numpy only."""
-    r = size // 2
-    windows = np.lib.stride_tricks.sliding_window_view(np.pad(page, r, mode="symmetric"),
-                                                       (size, size))
-    return np.median(windows.reshape(*page.shape, -1), axis=-1)
-
-
-def median_subtract(x: np.ndarray, size: int = 21) -> np.ndarray:
-    """Median-filter background subtraction: the page minus its local median, on white."""
-    out = np.stack([np.clip(p - median_filter(p, size) + 1.0, 0, 1) for p in x[..., 0]])
-    return to_uint8(out[..., None]) / np.float32(255.0)
-
-
-def median_threshold(x: np.ndarray, size: int = 11, threshold: float = 0.1) -> np.ndarray:
-    """A stronger variant: a pixel clearly darker than the local median is ink and kept as is,
-    everything else becomes white paper."""
-    out = np.stack([np.where(p < median_filter(p, size) - threshold, p, 1.0) for p in x[..., 0]])
-    return out[..., None].astype(np.float32)
-
-
-def keras_denoiser(model, *, multiple: int, margin: int) -> Denoiser:
-    """The export's page logic in numpy around a Keras model (used for validation while
-    training): mirror margin, pad to the multiple, run, crop, clip and round to 8 bit."""
-    import tensorflow as tf
-
-    forward = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
-
-    def run(x: np.ndarray) -> np.ndarray:
-        h, w = x.shape[1:3]
-        extra_h = -(h + 2 * margin) % multiple
-        extra_w = -(w + 2 * margin) % multiple
-        padded = np.pad(
-            x, [(0, 0), (margin, margin + extra_h), (margin, margin + extra_w), (0, 0)],
-            mode="symmetric",
-        )
-        y = forward(tf.constant(padded, tf.float32)).numpy()
-        return to_uint8(y[:, margin : margin + h, margin : margin + w]) / np.float32(255.0)
-
-    return run
-
-
-def saved_model_denoiser(path: str | Path) -> Denoiser:
-    """The exported `denoise` signature of a SavedModel version folder."""
-    import tensorflow as tf
-
-    loaded = tf.saved_model.load(str(path))
-    signature = loaded.signatures["denoise"]
-
-    def run(x: np.ndarray) -> np.ndarray:
-        y = signature(images=tf.constant(x, tf.float32))["clean"].numpy()
-        return to_uint8(y) / np.float32(255.0)  # the graph already rounds; keep the dtype exact
-
-    run.loaded = loaded  # keep the restored object alive with its functions
-    return run
+from training.runtime import set_threads
 
 
 def receptive_radius(
@@ -193,23 +83,6 @@ def tiling_gaps(
         a, b = (c._to_levels(c.clean_float(x)).numpy().astype(int) for c in (whole, tiled))
         gaps[margin] = int(np.abs(a - b).max())
     return gaps
-
-
-def denoise_pages(denoiser: Denoiser, pages: Sequence[Page]) -> list[np.ndarray]:
-    """Runs pages through a denoiser one at a time (pages differ in size), returns [H, W]."""
-    return [denoiser(p.dirty[None, ..., None])[0, ..., 0] for p in pages]
-
-
-# --- report pieces ---------------------------------------------------------------------------
-
-
-def input_sets(pages: Sequence[Page], seed: int) -> dict[str, list[Page]]:
-    """The real pages, plus two checks on inputs whose backgrounds are not in the data."""
-    return {
-        "real": list(pages),
-        "synthetic_unseen": robustness_pages(pages, seed=seed),
-        "jpeg_q40": jpeg_pages(pages, quality=40),
-    }
 
 
 def time_forward(denoiser: Denoiser, page: np.ndarray, repeats: int = 20) -> float:
@@ -275,12 +148,45 @@ def evaluate(
 
 def summary_table(report: dict[str, dict[str, dict]]) -> str:
     """Markdown table: one row per (input set, denoiser)."""
-    lines = ["| inputs | method | RMSE | PSNR (dB) | SSIM |", "|---|---|---|---|---|"]
+    lines = ["| inputs | method | RMSE | PSNR (dB) | SSIM | false ink (per page) |",
+             "|---|---|---|---|---|---|"]
     for set_name, rows in report.items():
         for name, s in rows.items():
             lines.append(f"| {set_name} | {name} | {s['rmse']:.4f} | {s['psnr']:.2f} | "
-                         f"{s['ssim']:.4f} |")
+                         f"{s['ssim']:.4f} | {s['false_ink']} ({s['false_ink_per_page']:.2f}) |")
     return "\n".join(lines)
+
+
+def window_grid(windows: Sequence[Window], outputs: Sequence[np.ndarray], pages: Sequence[Page],
+                path: str | Path, title: str) -> None:
+    """Rows of windows (dirty, output with false ink in red, clean target), each labelled with
+    its page and RMSE: where a model fails, at a glance."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(len(windows), 3, figsize=(5.4, 1.9 * len(windows)), dpi=100,
+                             squeeze=False)
+    for row, win in zip(axes, windows, strict=True):
+        page, out = pages[win.page], outputs[win.page]
+        crop = (slice(win.y, win.y + win.size), slice(win.x, win.x + win.size))
+        marked = np.repeat(out[crop][..., None], 3, axis=-1)
+        labels, _ = false_ink_mask(out, page.clean)
+        marked[labels[crop] > 0] = (1.0, 0.0, 0.0)
+        titles = (f"page {page.id} at ({win.y}, {win.x})", f"output, RMSE {win.rmse:.3f}",
+                  "clean target")
+        for ax, image, label in zip(row, (page.dirty[crop], marked, page.clean[crop]), titles,
+                                    strict=True):
+            ax.imshow(image, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.set_title(label, fontsize=8)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout(pad=0.3)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, pil_kwargs={"optimize": True})
+    plt.close(fig)
 
 
 def check_keras_models(paths: dict[str, str], pages: Sequence[Page], margins: Sequence[int],
@@ -313,20 +219,32 @@ def check_keras_models(paths: dict[str, str], pages: Sequence[Page], margins: Se
     return out
 
 
+def named_paths(items: Sequence[str]) -> dict[str, str]:
+    """NAME=PATH arguments as an ordered dict."""
+    pairs = [item.split("=", 1) for item in items]
+    if any(len(pair) != 2 for pair in pairs):
+        raise ValueError(f"expected NAME=PATH, got {items}")
+    return dict(pairs)
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_data_argument(parser)
-    parser.add_argument("--model", required=True, help="exported version folder (SavedModel)")
-    parser.add_argument("--baseline", help="exported baseline-architecture version folder")
+    parser.add_argument("--model", nargs="+", required=True, metavar="NAME=VERSION_DIR",
+                        help="exported version folders (SavedModel) to score, in report order")
     parser.add_argument("--split", choices=["val", "train", "all"], default="val",
                         help="labelled pages to score (val = the fixed validation blocks)")
     parser.add_argument("--val-blocks", type=int, nargs="*", default=list(VAL_BLOCKS),
                         help="blocks of the validation split")
     parser.add_argument("--seed", type=int, default=2024,
                         help="seed of the unseen synthetic backgrounds (training never uses it)")
-    parser.add_argument("--out", default="runs/eval", help="folder for report.json")
+    parser.add_argument("--out", default="runs/eval", help="folder for report.json, table.md "
+                        "and the grids")
     parser.add_argument("--grid", help="sample grid PNG path (default: OUT/samples.png)")
     parser.add_argument("--grid-rows", type=int, default=4, help="pages in the sample grid")
+    parser.add_argument("--windows", type=int, default=8,
+                        help="worst windows per model in OUT/worst_<name>.png (0: none)")
+    parser.add_argument("--window-size", type=int, default=64, help="side of those windows (px)")
     parser.add_argument("--no-timing", action="store_true", help="skip forward-pass timing")
     parser.add_argument("--keras", nargs="*", default=[], metavar="NAME=MODEL.keras",
                         help="Keras models to time bare (page padded to the multiple only) and, "
@@ -334,46 +252,70 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--margins", type=int, nargs="*", default=[16, 32, 48, 64, 96],
                         help="margins for the tiling check")
     parser.add_argument("--tile", type=int, default=512, help="tile side for the tiling check")
+    parser.add_argument("--threads", type=int, default=2, help="TensorFlow intra-op threads")
     args = parser.parse_args(argv)
 
-    set_threads(2)
+    set_threads(args.threads)
     pages = select_pages(Path(args.data), args.split, args.val_blocks)
     if not pages:
         parser.error(f"no labelled pages in split {args.split!r}")
-    models = {"baseline_arch": args.baseline, "model": args.model}
+    models = named_paths(args.model)
     denoisers: dict[str, Denoiser] = {
         "do_nothing": do_nothing, "median_subtract": median_subtract,
         "median_threshold": median_threshold,
+        **{name: saved_model_denoiser(path) for name, path in models.items()},
     }
-    denoisers.update({k: saved_model_denoiser(v) for k, v in models.items() if v})
     report = {
+        "command": "python -m training.evaluate " + shlex.join(sys.argv[1:] if argv is None
+                                                               else argv),
         "data": str(args.data), "split": args.split, "pages": [p.id for p in pages],
-        "val_blocks": args.val_blocks, "models": {k: v for k, v in models.items() if v},
+        "val_blocks": args.val_blocks, "models": models,
+        "false_ink_definition": false_ink_definition(),
         "sets": evaluate(denoisers, pages, args.seed),
     }
     if not args.no_timing:
         page = max(pages, key=lambda p: p.dirty.size).dirty
-        report["forward_ms"] = {
-            "page": list(page.shape[::-1]),
-            **{k: time_forward(denoisers[k], page) for k in models if models[k]},
-        }
+        report["forward_ms"] = {"page": list(page.shape[::-1]),
+                                **{k: time_forward(denoisers[k], page) for k in models}}
         print("forward ms (exported denoise):", report["forward_ms"], flush=True)
     if args.keras:
-        report.update(check_keras_models(dict(k.split("=", 1) for k in args.keras), pages,
-                                         args.margins, args.tile, timing=not args.no_timing))
+        report.update(check_keras_models(named_paths(args.keras), pages, args.margins,
+                                         args.tile, timing=not args.no_timing))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    if args.windows:
+        report["worst_windows"] = write_worst_windows(
+            {k: denoisers[k] for k in models}, pages, out, args.windows, args.window_size)
     (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     (out / "table.md").write_text(summary_table(report["sets"]) + "\n")
     grid_pages = pages[:: max(1, len(pages) // args.grid_rows)][: args.grid_rows]
     columns = {"dirty": [p.dirty for p in grid_pages]}
-    for k in ("baseline_arch", "model"):
-        if k in denoisers:
-            columns[k] = denoise_pages(denoisers[k], grid_pages)
+    columns.update({k: denoise_pages(denoisers[k], grid_pages) for k in models})
     columns["clean target"] = [p.clean for p in grid_pages]
     sample_grid(columns, args.grid or out / "samples.png")
     print(summary_table(report["sets"]))
     return report
+
+
+def false_ink_definition() -> dict:
+    from training import metrics
+
+    return {"dark_below": metrics.DARK, "target_ink_below": metrics.INK,
+            "reach_px": metrics.REACH, "connectivity": 8}
+
+
+def write_worst_windows(denoisers: dict[str, Denoiser], pages: Sequence[Page], out: Path,
+                        count: int, size: int) -> dict[str, list[dict]]:
+    """OUT/worst_<name>.png per model, on the real pages; returns the windows it drew."""
+    found = {}
+    for name, denoiser in denoisers.items():
+        outputs = denoise_pages(denoiser, pages)
+        windows = worst_windows(outputs, pages, size=size, count=count)
+        window_grid(windows, outputs, pages, out / f"worst_{name}.png",
+                    f"{name}: worst {size}x{size} windows of {len(pages)} pages")
+        found[name] = [{"page": pages[w.page].id, "y": w.y, "x": w.x, "rmse": w.rmse}
+                       for w in windows]
+    return found
 
 
 if __name__ == "__main__":

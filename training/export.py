@@ -10,13 +10,14 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import tensorflow as tf
 
 from serving.model_versions import version_folders
+from training.card import validation_section
 
 DEFAULT_BASE = Path(__file__).resolve().parents[1] / "serving" / "models" / "autoencoder"
 
@@ -38,7 +39,7 @@ class PageCleaner(tf.Module):
         model: Any,
         *,
         multiple: int,
-        margin: int = 32,
+        margin: int = 64,
         tile: int = 512,
         tile_batch: int = 1,
         max_single_pixels: int = 2_000_000,
@@ -220,20 +221,47 @@ def export_model(
     return target
 
 
+def keras_from_export(version_dir: Path, builder: Callable, **kwargs):
+    """The Keras network of `builder(**kwargs)` holding the weights of an exported version."""
+    model = builder(**kwargs)
+    reader = tf.train.load_checkpoint(str(version_dir / "variables" / "variables"))
+    prefix = "model/_operations/{}/{}/.ATTRIBUTES/VARIABLE_VALUE"
+    for index, layer in enumerate(model.operations):
+        if layer.weights:
+            names = ["_kernel" if w.name == "kernel" else w.name for w in layer.weights]
+            layer.set_weights([reader.get_tensor(prefix.format(index, n)) for n in names])
+    return model
+
+
 def main(argv: list[str] | None = None) -> None:
     import keras
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model", help="trained Keras model file (.keras)")
-    parser.add_argument("--base", default=str(DEFAULT_BASE), help="model base path")
+    parser.add_argument("--base", default=str(DEFAULT_BASE),
+                        help="model base path; the version folder is written under it")
     parser.add_argument("--version", type=int, help="version number (default: next integer)")
-    parser.add_argument("--multiple", type=int, help="size multiple the network needs")
-    parser.add_argument("--card", help="JSON file whose keys are added to the model card")
-    parser.add_argument("--tile", type=int, default=512)
-    parser.add_argument("--margin", type=int, default=32)
-    parser.add_argument("--max-single-pixels", type=int, default=2_000_000)
-    parser.add_argument("--png-compression", type=int, default=3, help="zlib level, 0-9")
-    parser.add_argument("--calibration", help="calibration.json of training.calibrate")
+    parser.add_argument("--multiple", type=int,
+                        help="size multiple the network needs (default: the card's, else 16)")
+    parser.add_argument("--card", help="JSON file whose keys are added to the model card "
+                        "(training.train writes RUN/card.json)")
+    parser.add_argument("--tile", type=int, default=512,
+                        help="tile side (px) for pages above --max-single-pixels")
+    parser.add_argument("--margin", type=int, default=64,
+                        help="mirrored context (px) around every page and tile; the smallest "
+                             "keeping tiled within 1/255 of whole-page output (training.evaluate "
+                             "--keras measures it)")
+    parser.add_argument("--max-single-pixels", type=int, default=2_000_000,
+                        help="largest page cleaned in one pass; larger ones go through tiles")
+    parser.add_argument("--png-compression", type=int, default=3,
+                        help="zlib level of the PNG answer, 0-9 (3: about twice as fast to "
+                             "encode as 6 for 10-15%% more bytes)")
+    parser.add_argument("--calibration", help="calibration.json of training.calibrate "
+                        "(the output table; none: identity)")
+    parser.add_argument("--validation", metavar="RUN",
+                        help="validation run folder: the card's `validation` section is taken "
+                             "from RUN/eval/report.json (training.evaluate of RUN's export), "
+                             "RUN/metrics.json and RUN/calibration.json")
     args = parser.parse_args(argv)
     model = keras.models.load_model(args.model, compile=False)
     card = json.loads(Path(args.card).read_text()) if args.card else {}
@@ -243,6 +271,8 @@ def main(argv: list[str] | None = None) -> None:
         calibration = json.loads(Path(args.calibration).read_text())
         levels = calibration["levels"]
         card["calibration"] = {k: calibration[k] for k in calibration if k != "levels"}
+    if args.validation:
+        card["validation"] = validation_section(Path(args.validation))
     path = export_model(
         model, args.base, multiple=multiple, version=args.version, card=card,
         tile=args.tile, margin=args.margin, max_single_pixels=args.max_single_pixels,

@@ -1,6 +1,6 @@
 """Denoiser architectures: pure functions returning `keras.Model`s of standard layers only.
 
-Both map float32 [B, H, W, 1] in [0, 1] to the same shape for any H, W that are multiples of the
+Each maps float32 [B, H, W, 1] in [0, 1] to the same shape for any H, W that are multiples of the
 model's `multiple` (the export pads pages to that), so they export with `training.export` unchanged.
 """
 
@@ -61,6 +61,38 @@ def build_unet(
     return keras.Model(inp, out, name=name)
 
 
+def build_s2d_unet(
+    widths: Sequence[int] = (16, 32, 48, 64, 96),
+    convs_per_level: int = 2,
+    name: str = "s2d_unet",
+) -> keras.Model:
+    """The U-Net of `build_unet` with no full-resolution stage: each 2x2 block of pixels enters
+    as one vector (a 2x2 stride-2 conv, a learned space-to-depth) and leaves as four corrections
+    (a 2x2 stride-2 transposed conv, a learned depth-to-space) added to the input.
+
+    Thin convs on full-resolution pages are memory-bound, so half resolution with the same
+    channels costs far less time than its multiply-adds suggest, and every level sees twice as
+    far. Widths should be multiples of 8 (oneDNN's vector blocks; 20 is as slow as 24 here).
+    Needs sizes that are multiples of 2 ** len(widths).
+    """
+    inp = keras.Input((None, None, 1), name="image")
+    x = layers.Rescaling(2.0, offset=-1.0)(inp)
+    x = layers.Conv2D(widths[0], 2, strides=2, activation="relu", name="blocks_in")(x)
+    skips = []
+    for level, width in enumerate(widths):
+        if level:
+            x = layers.MaxPooling2D()(x)
+        x = _conv_block(x, width, convs_per_level)
+        skips.append(x)
+    for level in reversed(range(len(widths) - 1)):
+        x = layers.UpSampling2D()(x)
+        x = layers.Concatenate()([x, skips[level]])
+        x = _conv_block(x, widths[level], convs_per_level)
+    correction = layers.Conv2DTranspose(1, 2, strides=2, name="correction")(x)
+    out = layers.Add(name="clean")([inp, correction])
+    return keras.Model(inp, out, name=name)
+
+
 def _conv_block(x, width: int, n: int):
     for _ in range(n):
         x = layers.Conv2D(width, 3, padding="same", activation="relu")(x)
@@ -68,9 +100,14 @@ def _conv_block(x, width: int, n: int):
 
 
 def size_multiple(model: keras.Model) -> int:
-    """Size multiple a model needs: 2 ** (number of 2x poolings)."""
-    pools = sum(isinstance(layer, layers.MaxPooling2D) for layer in model.layers)
-    return 2**pools
+    """Size multiple a model needs: the product of its poolings' and strided convs' strides."""
+    multiple = 1
+    for layer in model.layers:
+        if isinstance(layer, layers.MaxPooling2D | layers.Conv2D) and not isinstance(
+            layer, layers.Conv2DTranspose
+        ):
+            multiple *= int(layer.strides[0])
+    return multiple
 
 
-BUILDERS = {"unet": build_unet, "baseline": build_baseline}
+BUILDERS = {"unet": build_unet, "s2d_unet": build_s2d_unet, "baseline": build_baseline}

@@ -21,28 +21,38 @@ from pathlib import Path
 
 import numpy as np
 
-from training.data import (
+from training.input_sets import robustness_pages
+from training.pages import (
     VAL_BLOCKS,
-    PatchSampler,
     add_data_argument,
     block_of,
     list_ids,
     load_pages,
-    patch_dataset,
-    robustness_pages,
     split_by_blocks,
 )
+from training.patches import PatchSampler, patch_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    """All training knobs, in one place."""
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    """All training knobs, in one place. Sets TensorFlow's oneDNN switch as a side effect, since
+    TensorFlow reads it once, when it loads (which the architecture list below makes it do)."""
+    first = argparse.ArgumentParser(add_help=False)
+    first.add_argument("--onednn", type=int, choices=[0, 1], default=1,
+                       help="TensorFlow's oneDNN kernels (1.8x faster training steps on AVX2 "
+                            "CPUs; the default on AVX-512 ones anyway)")
+    known, _ = first.parse_known_args(argv)
+    os.environ["TF_ENABLE_ONEDNN_OPTS"] = str(known.onednn)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    from training.model import BUILDERS
+
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0], parents=[first])
     add_data_argument(p, "dataset folder (README layout)")
-    p.add_argument("--model", choices=["unet", "baseline"], default="unet", help="architecture")
-    p.add_argument("--widths", type=int, nargs="+", default=[16, 24, 48, 64, 96],
-                   help="U-Net channels per level (full resolution first)")
+    p.add_argument("--model", choices=sorted(BUILDERS), default="unet",
+                   help="architecture (training.model.BUILDERS)")
+    p.add_argument("--widths", type=int, nargs="+",
+                   help="U-Net channels per level, finest first (default: the builder's)")
     p.add_argument("--epochs", type=int, default=60, help="epochs (an epoch = --steps batches)")
     p.add_argument("--steps", type=int, default=250, help="batches per epoch")
     p.add_argument("--patch", type=int, default=192, help="training patch side (native pixels)")
@@ -82,7 +92,7 @@ def setup_tf(seed: int, threads: int):
     import keras
     import tensorflow as tf
 
-    from training.evaluate import set_threads
+    from training.runtime import set_threads
 
     set_threads(threads)
     keras.utils.set_random_seed(seed)
@@ -90,12 +100,16 @@ def setup_tf(seed: int, threads: int):
     return keras, tf
 
 
-def build_model(args: argparse.Namespace):
-    from training.model import build_baseline, build_unet
+def builder_args(args: argparse.Namespace) -> dict:
+    """Keyword arguments of the architecture's builder that differ from its defaults (the card
+    keeps them, so the network can be rebuilt from an exported version)."""
+    return {"widths": list(args.widths)} if args.widths else {}
 
-    if args.model == "baseline":
-        return build_baseline()
-    return build_unet(widths=args.widths)
+
+def build_model(args: argparse.Namespace):
+    from training.model import BUILDERS
+
+    return BUILDERS[args.model](**builder_args(args))
 
 
 def learning_rate(args: argparse.Namespace):
@@ -126,7 +140,8 @@ def saturating_mse(y_true, y_pred):
 def make_validation_callback(keras, model, val_sets: dict, multiple: int, margin: int):
     """Adds `val_rmse` (and one entry per extra set) to the epoch logs, measured on whole pages
     exactly as the export runs them; callbacks after it (checkpoint, early stop) read it."""
-    from training.evaluate import denoise_pages, keras_denoiser, score_pages
+    from training.denoisers import denoise_pages, keras_denoiser
+    from training.metrics import score_pages
 
     denoiser = keras_denoiser(model, multiple=multiple, margin=margin)
 
@@ -177,6 +192,7 @@ def model_card(args, metrics: dict, train_ids: list[int], val_ids: list[int]) ->
     return {
         "model": args.model,
         "architecture": metrics["architecture"],
+        "builder_args": metrics["builder_args"],
         "multiple": metrics["multiple"],
         "training_data": {
             "source": "NoisyOffice via Kaggle 'Denoising Dirty Documents' (CC BY 4.0): "
@@ -200,13 +216,12 @@ def model_card(args, metrics: dict, train_ids: list[int], val_ids: list[int]) ->
 
 
 def main(argv: list[str] | None = None) -> dict:
+    # oneDNN kernels (--onednn, set by parse_args): TensorFlow's default depends on the CPU, and
+    # it leaves them off on AVX2 machines, where they make a training step 1.8x faster
+    # (convolution gradients). Only here: for whole-page inference the default kernels are
+    # faster there, so serving and evaluation keep the default. No effect once TensorFlow is
+    # loaded (tests).
     args = parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    # oneDNN kernels: TensorFlow's default depends on the CPU, and it leaves them off on the AVX2
-    # machines this project trains on, where they make a training step 1.8x faster (convolution
-    # gradients). Only here: for whole-page inference the default kernels are faster there, so
-    # serving and evaluation keep the default. No effect once TensorFlow is imported (tests).
-    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
     keras, tf = setup_tf(args.seed, args.threads)
     from training.model import size_multiple
 
@@ -219,7 +234,7 @@ def main(argv: list[str] | None = None) -> dict:
     command = "python -m training.train " + shlex.join(sys.argv[1:] if argv is None else argv)
     config = {**vars(args), "data": str(args.data), "train_ids": train_ids, "val_ids": val_ids,
               "command": command, "tensorflow": tf.__version__,
-              "onednn": os.environ["TF_ENABLE_ONEDNN_OPTS"]}
+              "onednn": str(args.onednn)}
     (run / "config.json").write_text(json.dumps(config, indent=2) + "\n")
 
     model = build_model(args)
@@ -255,7 +270,8 @@ def main(argv: list[str] | None = None) -> dict:
     best = int(np.argmin(history["val_rmse"])) if val_pages else len(history["loss"]) - 1
     metrics = {
         "model": args.model,
-        "architecture": model.name if args.model == "baseline" else f"unet{args.widths}",
+        "architecture": f"{args.model}{builder_args(args).get('widths', '')}",
+        "builder_args": builder_args(args),
         "parameters": int(model.count_params()),
         "multiple": multiple,
         "epochs_run": len(history["loss"]),

@@ -1,0 +1,70 @@
+"""training.card: the card's `validation` section comes from a validation run's files, produced
+by the documented commands (train, calibrate, export, evaluate), never typed in."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.training_fixtures import write_dataset
+from training import calibrate, evaluate, export, train
+from training.card import validation_section
+
+TINY = ["--widths", "4", "8", "--epochs", "1", "--steps", "2", "--patch", "16", "--batch", "2",
+        "--warmup", "1", "--margin", "4", "--verbose", "0"]
+
+
+@pytest.fixture(scope="module")
+def validated(tmp_path_factory):
+    """A validation run taken through calibrate, export and evaluate, as docs/model.md runs it."""
+    root = tmp_path_factory.mktemp("card")
+    data = write_dataset(root / "ddd")
+    train.main(["--data", str(data), "--runs", str(root), "--name", "val", "--val-blocks", "1",
+                *TINY])
+    run = root / "val"
+    calibrate.main([str(run), "--data", str(data), "--margin", "8"])
+    export.main([str(run / "model.keras"), "--base", str(run / "export"), "--card",
+                 str(run / "card.json"), "--calibration", str(run / "calibration.json"),
+                 "--margin", "8", "--tile", "32"])
+    evaluate.main(["--data", str(data), "--model", f"candidate={run / 'export' / '1'}",
+                   "--val-blocks", "1", "--out", str(run / "eval"), "--no-timing",
+                   "--windows", "0"])
+    return root, data, run
+
+
+def test_section_carries_the_evaluated_figures_and_commands(validated):
+    _, _, run = validated
+    report = json.loads((run / "eval" / "report.json").read_text())
+    section = validation_section(run)
+    sets = report["sets"]
+    assert section["val_rmse"] == sets["real"]["candidate"]["rmse"]
+    assert section["val_unseen_rmse"] == sets["synthetic_unseen"]["candidate"]["rmse"]
+    assert section["val_jpeg_q40_rmse"] == sets["jpeg_q40"]["candidate"]["rmse"]
+    assert section["val_false_ink"] == sets["real"]["candidate"]["false_ink"]
+    assert section["blocks"] == [1] and section["ids"] == report["pages"]
+    assert section["run"]["command"].startswith("python -m training.train")
+    assert section["run"]["calibration"].startswith("python -m training.calibrate")
+    assert section["run"]["evaluation"].startswith("python -m training.evaluate")
+    assert section["same_evaluation"] == {}
+
+
+def test_export_writes_the_section_into_the_card(validated):
+    root, _, run = validated
+    base = root / "shipped"
+    export.main([str(run / "model.keras"), "--base", str(base), "--card", str(run / "card.json"),
+                 "--validation", str(run), "--margin", "8", "--tile", "32"])
+    card = json.loads((base / "1.card.json").read_text())
+    assert card["validation"] == json.loads(json.dumps(validation_section(run)))
+    assert card["serving"]["margin"] == 8
+
+
+def test_a_report_without_the_runs_export_is_refused(validated, tmp_path):
+    _, data, run = validated
+    other = tmp_path / "run"
+    (other / "eval").mkdir(parents=True)
+    for name in ("metrics.json", "config.json"):
+        (other / name).write_text((run / name).read_text())
+    (other / "eval" / "report.json").write_text((run / "eval" / "report.json").read_text())
+    with pytest.raises(ValueError, match="exactly one export"):
+        validation_section(other)

@@ -1,0 +1,21 @@
+"""training.input_sets: held-out inputs on unseen backgrounds and JPEG keep their targets."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tests.training_fixtures import write_dataset
+from training.input_sets import jpeg_pages, robustness_pages
+from training.pages import load_pages
+
+
+def test_robustness_and_jpeg_pages_keep_targets(tmp_path):
+    data_dir = write_dataset(tmp_path / "ddd")
+    pages = load_pages(data_dir, [2, 3])
+    for made in (robustness_pages(pages, seed=1), jpeg_pages(pages, quality=30)):
+        for original, page in zip(pages, made, strict=True):
+            assert page.id == original.id and page.clean is original.clean
+            assert page.dirty.shape == original.dirty.shape
+            assert not np.array_equal(page.dirty, original.dirty)
+    again = robustness_pages(pages, seed=1)
+    np.testing.assert_array_equal(again[0].dirty, robustness_pages(pages, seed=1)[0].dirty)

@@ -1,0 +1,90 @@
+"""training.patches: the patch sampler (shapes, targets, determinism, the mix) and its dataset."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tests.training_fixtures import write_dataset
+from training.pages import load_pages
+from training.patches import PatchSampler, patch_dataset
+
+
+def test_patch_sampler_shapes_ranges_and_targets(tmp_path):
+    data_dir = write_dataset(tmp_path / "ddd")
+    pages = load_pages(data_dir)
+    sampler = PatchSampler(pages, size=16, seed=3, scale=0.0, stroke=0.0)
+    cleans = {p.id: p.clean for p in pages}
+    for _ in range(30):
+        dirty, clean = sampler.sample()
+        assert dirty.shape == clean.shape == (16, 16)
+        assert dirty.dtype == clean.dtype == np.float32
+        assert dirty.min() >= 0.0 and dirty.max() <= 1.0
+        assert np.allclose(dirty * 255, np.round(dirty * 255), atol=1e-3)  # 8-bit input
+        # the target is an untouched crop of some clean page, possibly flipped
+        assert any(_contains(page, c) for page in cleans.values()
+                   for c in (clean, clean[::-1], clean[:, ::-1], clean[::-1, ::-1]))
+
+
+def _contains(page: np.ndarray, patch: np.ndarray) -> bool:
+    windows = np.lib.stride_tricks.sliding_window_view(page, patch.shape)
+    return bool(np.any(np.all(windows == patch, axis=(-2, -1))))
+
+
+def test_patch_sampler_is_deterministic_per_seed(tmp_path):
+    data_dir = write_dataset(tmp_path / "ddd")
+    pages = load_pages(data_dir)
+    a, b, c = (PatchSampler(pages, 16, seed=s) for s in (5, 5, 6))
+    batch_a, batch_b, batch_c = (next(s.batches(4)) for s in (a, b, c))
+    np.testing.assert_array_equal(batch_a[0], batch_b[0])
+    np.testing.assert_array_equal(batch_a[1], batch_b[1])
+    assert not np.array_equal(batch_a[0], batch_c[0])
+    assert batch_a[0].shape == (4, 16, 16, 1)
+
+
+def test_patch_sampler_mixes_real_and_synthetic_inputs(tmp_path):
+    data_dir = write_dataset(tmp_path / "ddd")
+    pages = load_pages(data_dir)
+    real = PatchSampler(pages, 16, seed=0, synthetic=0.0, overlay=0.0, scale=0.0, jitter=False)
+    dirties = {p.id: p.dirty for p in pages}
+    for _ in range(10):
+        dirty, _ = real.sample()
+        assert any(_contains(d, x) for d in dirties.values()
+                   for x in (dirty, dirty[::-1], dirty[:, ::-1], dirty[::-1, ::-1]))
+    synthetic = PatchSampler(pages, 16, seed=0, synthetic=1.0, jitter=False)
+    dirty, _ = synthetic.sample()
+    assert not any(_contains(d, dirty) for d in dirties.values())
+
+
+def test_scale_and_stroke_jitter_keep_targets_in_range(tmp_path):
+    data_dir = write_dataset(tmp_path / "ddd")
+    sampler = PatchSampler(load_pages(data_dir), 24, seed=1, scale=1.0, stroke=1.0, synthetic=1.0)
+    for _ in range(20):
+        dirty, clean = sampler.sample()
+        assert dirty.shape == clean.shape == (24, 24)
+        assert clean.min() >= 0.0 and clean.max() <= 1.0
+
+
+def test_sampler_uses_rendered_text_only_for_synthetic_patches(tmp_path):
+    data_dir = write_dataset(tmp_path / "ddd")
+    pages = load_pages(data_dir)
+    sampler = PatchSampler(pages, 16, seed=0, synthetic=1.0, rendered=1.0, text_pages=2,
+                           scale=0.0, stroke=0.0)
+    cleans = [p.clean for p in pages]
+    _, clean = sampler.sample()
+    assert not any(_contains(c, clean) for c in cleans)
+    assert any(_contains(t.clean, c) for t in sampler.text
+               for c in (clean, clean[::-1], clean[:, ::-1], clean[::-1, ::-1]))
+
+
+def test_patch_sampler_rejects_patches_larger_than_pages(tmp_path):
+    data_dir = write_dataset(tmp_path / "ddd")
+    with pytest.raises(ValueError, match="exceeds"):
+        PatchSampler(load_pages(data_dir, [2]), size=48)
+
+
+def test_patch_dataset_batches(tmp_path):
+    data_dir = write_dataset(tmp_path / "ddd")
+    ds = patch_dataset(PatchSampler(load_pages(data_dir), 16, seed=0), batch=3)
+    x, y = next(iter(ds))
+    assert x.shape == y.shape == (3, 16, 16, 1)

@@ -1,0 +1,64 @@
+"""The model card's `validation` section, built from a validation run's own files.
+
+A shipped model has seen every labelled page, so its quality is measured on a twin: the same
+recipe trained without the validation blocks, calibrated on its training pages, exported and
+scored by `training.evaluate`. This reads that twin's files, so no figure is copied by hand.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+SETS = {"real": "val_rmse", "synthetic_unseen": "val_unseen_rmse", "jpeg_q40": "val_jpeg_q40_rmse"}
+
+
+def validation_section(run: Path) -> dict:
+    """Figures of validation run `run` (a training.train folder holding `eval/report.json`)."""
+    report = json.loads((run / "eval" / "report.json").read_text())
+    metrics = json.loads((run / "metrics.json").read_text())
+    config = json.loads((run / "config.json").read_text())
+    name = _model_of_run(report, run)
+    real = report["sets"]["real"][name]
+    section = {
+        "note": f"measured by run {run.name}: the same recipe trained without blocks "
+                f"{report['val_blocks']}, its output table fitted on its own training pages, "
+                "exported and scored on the unseen pages (native resolution, 8-bit output, "
+                "training.evaluate); the shipped weights then saw every pair",
+        "blocks": report["val_blocks"],
+        "ids": report["pages"],
+        **{key: report["sets"][set_name][name]["rmse"] for set_name, key in SETS.items()},
+        "val_false_ink": real["false_ink"],
+        "val_false_ink_per_page": real["false_ink_per_page"],
+        "false_ink_definition": report.get("false_ink_definition"),
+        "val_rmse_without_calibration": metrics.get("val_rmse"),
+        "run": {
+            "command": metrics["command"],
+            "best_epoch": metrics["best_epoch"],
+            "wall_minutes": metrics["wall_minutes"],
+            "train_ids": len(config["train_ids"]),
+            "evaluation": report.get("command"),
+        },
+        "same_evaluation": {
+            other: {key: report["sets"][set_name][other]["rmse"] for set_name, key in SETS.items()}
+            | {"val_false_ink": report["sets"]["real"][other]["false_ink"]}
+            for other in report["models"] if other != name
+        },
+    }
+    calibration = run / "calibration.json"
+    if calibration.exists():
+        section["run"]["calibration"] = json.loads(calibration.read_text()).get("command")
+    for key in ("forward_ms", "tiling_gap_8bit"):
+        if key in report:
+            section[key] = report[key]
+    return section
+
+
+def _model_of_run(report: dict, run: Path) -> str:
+    """The report's model exported from `run` (its version folder lies inside the run)."""
+    inside = [name for name, path in report["models"].items()
+              if Path(path).resolve().is_relative_to(run.resolve())]
+    if len(inside) != 1:
+        raise ValueError(f"{run}/eval/report.json should score exactly one export of {run}, "
+                         f"found {inside or 'none'}")
+    return inside[0]

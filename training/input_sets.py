@@ -1,0 +1,41 @@
+"""Held-out input sets whose backgrounds training never produced: unseen synthetic backgrounds
+and JPEG compression, next to the real scans."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from training.backgrounds import blotch, composite, synthetic_background
+from training.imageops import jpeg
+from training.pages import Page
+
+
+def robustness_pages(pages: Sequence[Page], seed: int = 2024) -> list[Page]:
+    """Validation clean pages on synthetic backgrounds drawn from a seed training never uses,
+    plus a JPEG round trip: a check on backgrounds that are not in the data."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for page in pages:
+        h, w = page.clean.shape
+        background = synthetic_background(rng, h, w)
+        for _ in range(2):  # full pages are larger than patches: more than one stain
+            background *= blotch(rng, h, w)
+        dirty = composite(rng, page.clean, background)
+        out.append(Page(page.id, jpeg(dirty, rng.integers(40, 80)), page.clean))
+    return out
+
+
+def jpeg_pages(pages: Sequence[Page], quality: int = 40) -> list[Page]:
+    """The real dirty pages after a JPEG round trip at `quality` (phone/scanner compression)."""
+    return [Page(p.id, jpeg(p.dirty, quality), p.clean) for p in pages]
+
+
+def input_sets(pages: Sequence[Page], seed: int) -> dict[str, list[Page]]:
+    """The real pages, plus two checks on inputs whose backgrounds are not in the data."""
+    return {
+        "real": list(pages),
+        "synthetic_unseen": robustness_pages(pages, seed=seed),
+        "jpeg_q40": jpeg_pages(pages, quality=40),
+    }

@@ -265,12 +265,9 @@ def test_serving_agrees_with_compose_and_the_api(objects):
     service_ports = {p["name"]: p["port"] for p in named(objects, "Service", "serving")["spec"]
                      ["ports"]}
     assert service_ports == ports
-    assert settings.tf_serving_url == f"http://serving:{ports['http']}"
-    assert compose()["services"]["api"]["environment"]["TF_SERVING_URL"].endswith(
-        f":{ports['http']}")
-    grpc = getattr(settings, "tf_serving_grpc", "")
-    if grpc:
-        assert grpc == f"dns:///serving-headless:{ports['grpc']}"
+    # gRPC through the headless Service, balanced per call by the client (docs/deploy.md).
+    assert settings.tf_serving_grpc == f"dns:///serving-headless:{ports['grpc']}"
+    assert settings.tf_serving_grpc_lb_policy == "round_robin" and not settings.tf_serving_url
     headless = named(objects, "Service", "serving-headless")["spec"]
     assert headless["clusterIP"] == "None" and headless["ports"][0]["port"] == ports["grpc"]
     model = {e["name"]: e["value"] for e in serving["env"]}["MODEL_NAME"]

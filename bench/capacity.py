@@ -1,9 +1,10 @@
 """`python -m bench.capacity`: the inputs of docs/scaling.md, measured in one run.
 
-`pages`: the API (gunicorn) calling the local TF-Serving-compatible server over REST, as in
-compose and Kubernetes; real pages of each size at a concurrency that keeps both cores busy. For
-each process tree it reports CPU seconds per page (from /proc: immune to other work on the
-machine, unlike wall throughput), peak resident memory, and the bytes each page leaves in MySQL.
+`pages`: the API (gunicorn) calling the local TF-Serving-compatible server over gRPC (or REST),
+as in compose and Kubernetes; real pages of each size at a concurrency that keeps both cores
+busy. For each process tree it reports CPU seconds per page (from /proc: immune to other work on
+the machine, unlike wall throughput), peak resident memory, and the bytes each page leaves in
+MySQL.
 `rows`: durable inserts of real rows (a page's base64 and its cleaned PNG's, as the API writes
 them) into a throw-away database on the local MariaDB, at several concurrencies: rows/s, MB/s,
 and the bytes the table grows per row on disk.
@@ -27,6 +28,7 @@ import mysql.connector
 import requests
 
 from api.config import from_env
+from api.schema import apply_schema
 from api.store import LogRecord, Store
 from bench.pages import add_source_args, load_pages
 from bench.processes import running_api, running_model_server
@@ -109,6 +111,7 @@ def post_pages(url: str, pages: list[bytes], count: int, concurrency: int) -> tu
 
 def measure_pages(args: argparse.Namespace) -> list[dict]:
     database = f"ddd_capacity_{uuid.uuid4().hex[:8]}"
+    apply_schema(from_env().with_overrides({"mysql_database": database}))  # as `make run` does
     logs = Path(tempfile.mkdtemp(prefix="ddd-capacity-"))
     batching = Path(__file__).resolve().parents[1] / "serving" / "batching.config"
     # compose's flags, with room for A4 pages queued behind each other on a busy machine.
@@ -117,7 +120,9 @@ def measure_pages(args: argparse.Namespace) -> list[dict]:
     results = []
     try:
         with running_model_server(args.model_dir, logs / "serving.log", extra=extra) as serving:
-            env = {"MYSQL_DATABASE": database, "TF_SERVING_URL": serving.url,
+            link = ({"TF_SERVING_GRPC": serving.grpc} if args.backend == "grpc"
+                    else {"TF_SERVING_URL": serving.url})
+            env = {"MYSQL_DATABASE": database, **link,
                    "SPOOL_DIR": str(logs / "spool"), "TF_SERVING_TIMEOUT": "600",
                    "GUNICORN_TIMEOUT": "900"}
             with running_api(env, logs / "api.log") as api:
@@ -182,8 +187,9 @@ def real_rows(args: argparse.Namespace, size: str) -> tuple[str, str]:
 
 def measure_rows(args: argparse.Namespace) -> list[dict]:
     database = f"ddd_capacity_{uuid.uuid4().hex[:8]}"
-    store = Store.from_config(from_env(), database=database, pool_size=8)
-    store.apply_schema()
+    config = from_env().with_overrides({"mysql_database": database})
+    apply_schema(config)
+    store = Store.from_config(config, pool_size=8)
     results = []
     try:
         for size in args.sizes.split(","):
@@ -242,6 +248,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--requests", type=int, default=60, help="540x420 pages through the API")
     parser.add_argument("--large-requests", type=int, default=8, help="A4 pages through the API")
     parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--backend", choices=("grpc", "rest"), default="grpc",
+                        help="how the API calls the model server (Kubernetes: gRPC)")
     parser.add_argument("--rows", type=int, default=300, help="540x420 rows per level")
     parser.add_argument("--large-rows", type=int, default=30, help="A4 rows per level")
     parser.add_argument("--row-concurrency", default="1,4")

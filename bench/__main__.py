@@ -4,8 +4,10 @@ Targets, each measured on the same real pages at concurrency 1 and N:
   model      the SavedModel's serving_default signature in this process (bytes in, PNG out)
   forward    the `denoise` signature on decoded float pages (the network alone)
   serving    POST :predict to the local TF-Serving-compatible server
+  direct     that server called directly over REST and gRPC, both signatures (bench/direct.py)
   api        POST /remove_background to the API under gunicorn, in-process model, MySQL logging
   api-serving  the same API calling the serving target over REST
+  api-grpc   the same API calling the serving target over gRPC
 Ratios to `model` at concurrency 1 are printed at the end. Traffic goes to 127.0.0.1 only.
 """
 
@@ -17,73 +19,21 @@ import json
 import os
 import platform
 import tempfile
-import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
-import numpy as np
 import requests
 
+from bench.direct import add_direct_args, ratios, run_direct
+from bench.measure import Result, header, measure, megapixels, row
 from bench.pages import add_source_args, load_pages
 from bench.processes import running_api, running_model_server
 from bench.rows import count_rows, drop_database
 
-TARGETS = ("forward", "model", "serving", "api", "api-serving")
-
-
-@dataclass
-class Result:
-    target: str
-    size: str
-    concurrency: int
-    requests: int
-    errors: int
-    p50_ms: float
-    p95_ms: float
-    p99_ms: float
-    mean_ms: float
-    throughput_rps: float
-
-
-def measure(call: Callable[[bytes], None], pages: list[bytes], *, target: str, size: str,
-            count: int, concurrency: int, time_limit: float) -> Result:
-    """`count` calls (fewer if `time_limit` runs out), cycling through the pages."""
-    latencies: list[float] = []
-    errors = 0
-    deadline = time.monotonic() + time_limit
-
-    def one(i: int) -> float | None:
-        if time.monotonic() > deadline:
-            return None
-        started = time.perf_counter()
-        call(pages[i % len(pages)])
-        return time.perf_counter() - started
-
-    started = time.perf_counter()
-    with ThreadPoolExecutor(concurrency) as pool:
-        for outcome in pool.map(_safe(one), range(count)):
-            if isinstance(outcome, Exception):
-                errors += 1
-            elif outcome is not None:
-                latencies.append(outcome)
-    wall = time.perf_counter() - started
-    ms = np.array(latencies or [float("nan")]) * 1000
-    return Result(target, size, concurrency, len(latencies), errors,
-                  *(round(float(np.percentile(ms, q)), 1) for q in (50, 95, 99)),
-                  round(float(ms.mean()), 1), round(len(latencies) / wall, 2))
-
-
-def _safe(fn: Callable[[int], float | None]) -> Callable[[int], float | None | Exception]:
-    def wrapped(i: int):
-        try:
-            return fn(i)
-        except Exception as err:  # a failed call is counted, not fatal to the benchmark
-            return err
-
-    return wrapped
+TARGETS = ("forward", "model", "serving", "direct", "api", "api-serving", "api-grpc")
+SERVING_FLAGS = ["--rest_api_timeout_in_ms=900000"]  # A4 float pages over JSON take a while
 
 
 def in_process_calls(model_base: Path) -> tuple[Callable[[bytes], None], Callable[[bytes], None]]:
@@ -143,6 +93,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--api-env", action="append", default=[], metavar="KEY=VALUE",
                         help="extra environment for the API (e.g. WEB_CONCURRENCY=2)")
     parser.add_argument("--out", type=Path, help="also write the results as JSON here")
+    add_direct_args(parser)
     args = parser.parse_args(argv)
 
     targets = args.targets.split(",")
@@ -163,10 +114,10 @@ def main(argv: list[str] | None = None) -> None:
                 result = measure(call, sample, target=target, size=size, count=count,
                                  concurrency=level, time_limit=args.time_limit)
                 results.append(result)
-                print(_row(result), flush=True)
+                print(row(result), flush=True)
 
     print(_machine())
-    print(_header())
+    print(header())
     if {"model", "forward"} & set(targets):
         model, forward = in_process_calls(args.model_dir)
         for name, call in (("forward", forward), ("model", model)):
@@ -174,26 +125,38 @@ def main(argv: list[str] | None = None) -> None:
                 run(name, call)
     session = requests.Session()
     sent_to_api = 0
-    if {"serving", "api-serving"} & set(targets):
-        with running_model_server(args.model_dir, logs / "serving.log") as serving:
+    if {"serving", "direct", "api-serving", "api-grpc"} & set(targets):
+        with running_model_server(args.model_dir, logs / "serving.log",
+                                  extra=SERVING_FLAGS) as serving:
             if "serving" in targets:
                 run("serving", predict_call(serving.url, session))
-            if "api-serving" in targets:
-                env = {**api_env, "TF_SERVING_URL": serving.url, "SPOOL_DIR": str(logs / "s1")}
-                with running_api(env, logs / "api-serving.log") as api:
-                    run("api-serving", api_call(api.url, session))
-                sent_to_api += _sent(results, "api-serving")
+            if "direct" in targets:
+                for result in run_direct(
+                        pages, rest=serving.url, grpc=serving.grpc, model="autoencoder",
+                        signatures=args.signatures.split(","), levels=levels,
+                        requests_small=args.direct_requests,
+                        requests_large=args.direct_large_requests, time_limit=args.time_limit):
+                    results.append(result)
+                    print(row(result), flush=True)
+            for target, setting in (("api-serving", {"TF_SERVING_URL": serving.url}),
+                                    ("api-grpc", {"TF_SERVING_GRPC": serving.grpc})):
+                if target in targets:
+                    env = {**api_env, **setting, "SPOOL_DIR": str(logs / target)}
+                    with running_api(env, logs / f"{target}.log") as api:
+                        run(target, api_call(api.url, session))
+                    sent_to_api += _sent(results, target)
     if "api" in targets:
         with running_api({**api_env, "SPOOL_DIR": str(logs / "s2")}, logs / "api.log") as api:
             run("api", api_call(api.url, session))
         sent_to_api += _sent(results, "api")
-    if sent_to_api:
-        print(_rows_check(database, sent_to_api, len(pages) * 2))
     print(_ratios(results))
+    print(ratios(results))
     print(_per_megapixel(results))
     if args.out:
         args.out.write_text(json.dumps({"machine": _machine(), "results":
                                         [asdict(r) for r in results]}, indent=2))
+    if sent_to_api:
+        print(_rows_check(database, sent_to_api, len(pages) * 2))
 
 
 def _sent(results: list[Result], target: str) -> int:
@@ -217,12 +180,15 @@ def _ratios(results: list[Result]) -> str:
             lines.append(f"  {r.target:12s} {r.size:10s} c={r.concurrency}:"
                          f" {r.p50_ms / ref.p50_ms:5.2f}x  (throughput {r.throughput_rps:.2f}"
                          f" vs {ref.throughput_rps:.2f} req/s)")
+    api = {(r.size, r.concurrency): r for r in results if r.target == "api"}
+    lines.append("\nAPI over TF Serving / in-process API (p50; the target is 1.1x at 540x420):")
+    for r in results:
+        ref = api.get((r.size, r.concurrency))
+        if ref and r.target in ("api-serving", "api-grpc") and ref.p50_ms:
+            lines.append(f"  {r.target:12s} {r.size:10s} c={r.concurrency}:"
+                         f" {r.p50_ms / ref.p50_ms:5.2f}x  (throughput {r.throughput_rps:.2f}"
+                         f" vs {ref.throughput_rps:.2f} req/s)")
     return "\n".join(lines)
-
-
-def megapixels(size: str) -> float:
-    width, height = (int(v) for v in size.lower().split("x"))
-    return width * height / 1e6
 
 
 def _per_megapixel(results: list[Result]) -> str:
@@ -247,17 +213,6 @@ def _machine() -> str:
     return (f"machine: {platform.machine()}, {multiprocessing.cpu_count()} cores,"
             f" {os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB,"
             f" Python {platform.python_version()}, load average {os.getloadavg()[0]:.2f}")
-
-
-def _header() -> str:
-    return (f"{'target':12s} {'size':10s} {'conc':>4s} {'n':>4s} {'err':>3s} {'p50 ms':>8s}"
-            f" {'p95 ms':>8s} {'p99 ms':>8s} {'mean ms':>8s} {'req/s':>7s}")
-
-
-def _row(r: Result) -> str:
-    return (f"{r.target:12s} {r.size:10s} {r.concurrency:4d} {r.requests:4d} {r.errors:3d}"
-            f" {r.p50_ms:8.1f} {r.p95_ms:8.1f} {r.p99_ms:8.1f} {r.mean_ms:8.1f}"
-            f" {r.throughput_rps:7.2f}")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
-# The API image: Flask app under gunicorn on port 3030, talking to TF Serving over REST.
-# No TensorFlow here: only the base dependencies of pyproject.toml, no extras.
+# The API image: Flask app under gunicorn on port 3030, talking to TF Serving over REST or gRPC.
+# No TensorFlow here: only the base dependencies of pyproject.toml, no extras; TF Serving's gRPC
+# messages come from api/protos/ through a descriptor set made in the `protos` stage.
 # BASE_IMAGE: any Debian-like image with python3 >= 3.11 and its venv module (the official slim
 # image by default; `make compose-test` swaps in a stand-in built from Debian's packages).
 ARG BASE_IMAGE=python:3.11-slim-bookworm
@@ -9,6 +10,16 @@ FROM ${BASE_IMAGE} AS requirements
 LABEL org.opencontainers.image.title=ddd-serving-api
 COPY pyproject.toml docker/pyproject_deps.py /tmp/build/
 RUN python3 /tmp/build/pyproject_deps.py /tmp/build/pyproject.toml > /tmp/build/requirements.txt
+
+# protoc (grpcio-tools, pinned in pyproject's dev extra) runs here only: the image keeps its output.
+FROM ${BASE_IMAGE} AS protos
+COPY pyproject.toml docker/pyproject_deps.py /tmp/build/
+RUN python3 -m venv /tmp/venv \
+ && /tmp/venv/bin/pip install --no-cache-dir --disable-pip-version-check \
+    "$(python3 /tmp/build/pyproject_deps.py /tmp/build/pyproject.toml dev | grep '^grpcio-tools')"
+COPY api/protos /tmp/build/api/protos
+COPY api/backends/tf_serving_protos.py /tmp/build/api/backends/
+RUN /tmp/venv/bin/python /tmp/build/api/backends/tf_serving_protos.py /tmp/build/tf_serving.binpb
 
 FROM ${BASE_IMAGE}
 LABEL org.opencontainers.image.title=ddd-serving-api
@@ -35,6 +46,7 @@ RUN useradd --uid 10001 --user-group --create-home --shell /usr/sbin/nologin app
 
 # The project layout the service expects: api/ next to db/init.sql (applied at start-up).
 COPY api ./api
+COPY --from=protos /tmp/build/tf_serving.binpb ./api/protos/tf_serving.binpb
 COPY db/init.sql ./db/init.sql
 
 USER app

@@ -37,6 +37,7 @@ def build_descriptor_set(out: Path = DESCRIPTOR_SET) -> Path:
     if status != 0:
         os.unlink(partial)
         raise RuntimeError(f"protoc failed ({status}) on {PROTOS}")
+    os.chmod(partial, 0o644)  # mkstemp made it private; the API runs as another user
     os.replace(partial, out)
     return out
 

@@ -19,6 +19,7 @@ import argparse
 import base64
 import io
 import json
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import asdict
@@ -201,6 +202,9 @@ def main(argv: list[str] | None = None) -> None:
     print(ratios(results))
     if args.out:
         args.out.write_text(json.dumps([asdict(r) for r in results], indent=2))
+    failed = sum(r.errors for r in results)
+    if failed:
+        sys.exit(f"bench.direct: {failed} calls failed")
 
 
 if __name__ == "__main__":

@@ -4,7 +4,8 @@
 #
 # Phases: engine (install/start dockerd) -> stand-in images (base from debootstrap, MariaDB,
 # TF-Serving-compatible) -> model -> API image from the real Dockerfile -> up and health ->
-# real pages, a bad request, the rows in the db container -> serving paused (timeout path) ->
+# real pages, a bad request, the rows in the db container -> the direct client on serving's REST
+# and gRPC ports -> the API switched to gRPC, real pages again -> serving paused (timeout path) ->
 # serving stopped (HTTP 503, code 5) -> started again (recovers by itself) -> db stopped (rows
 # wait in the spool volume) -> started again -> every row in the db -> down -v.
 # All test traffic goes to 127.0.0.1:$API_PORT or stays on the compose network.
@@ -124,6 +125,9 @@ ls -d "$DATA/test" >/dev/null || die "no pages: $DATA/test is missing (set DDD_D
 page=$(ls "$DATA"/test/*.png | sed -n 1p)
 
 # Fresh secrets for this run only; the compose file refuses to start without them.
+free_port() { $PYTHON -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+GRPC_PORT=$(free_port)
+REST_PORT=$(free_port)
 umask 077
 cat >"$env_file" <<ENV
 MYSQL_ROOT_PASSWORD=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
@@ -131,6 +135,8 @@ MYSQL_PASSWORD=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
 MODELS_DIR=$MODELS_DIR
 API_PORT=$API_PORT
 TF_SERVING_TIMEOUT=$TF_TIMEOUT
+TF_SERVING_GRPC_PORT=$GRPC_PORT
+TF_SERVING_REST_PORT=$REST_PORT
 ENV
 umask 022
 
@@ -200,7 +206,26 @@ done
 compose exec -T db sh -c 'mysql -h 127.0.0.1 -u"$MYSQL_API_USER" -p"$MYSQL_API_PASSWORD" -N \
   -e "SHOW GRANTS" 2>/dev/null'
 
-# --- outages ------------------------------------------------------------------------------------
+# --- gRPC ---------------------------------------------------------------------------------------
+phase "direct client on serving's published ports: REST and gRPC, both signatures"
+[ -x .venv/bin/python ] || make setup
+check .venv/bin/python -m bench.direct --rest "http://127.0.0.1:$REST_PORT" \
+  --grpc "127.0.0.1:$GRPC_PORT" --model autoencoder --data "$DATA" --sizes 540x420 \
+  --concurrency 1 --direct-requests 2
+
+phase "API switched to gRPC (TF_SERVING_GRPC=serving:8500): real pages"
+echo "TF_SERVING_GRPC=serving:8500" >>"$env_file"
+compose up -d --no-deps api
+check wait_healthy api 120
+ready_backend=$($PYTHON -c 'import sys, urllib.request as u; print(u.urlopen(sys.argv[1] + "/ready", timeout=10).read().decode())' "$URL")
+case $ready_backend in *'"tf-serving-grpc"'*) echo "  /ready names the gRPC backend" ;;
+  *) die "the API is not on gRPC: $ready_backend" ;; esac
+passed=$((passed + 1))
+check $PYTHON scripts/compose_check.py pages "$URL" "$ledger" --data "$DATA/test" --count "$PAGES" \
+  --threads 3 --offset 3
+check check_rows
+
+# --- outages (the API on gRPC from here on) ------------------------------------------------------
 phase "serving paused (hangs): timeout path"
 compose pause serving
 check $PYTHON scripts/compose_check.py outage "$URL" "$ledger" --page "$page" --timeout "$TF_TIMEOUT" \

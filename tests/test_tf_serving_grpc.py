@@ -138,3 +138,48 @@ def _page_image():
     from PIL import Image
 
     return Image.fromarray(page_array(541, 259, seed=3))
+
+
+class CountingServer:
+    """A gRPC PredictionService on a free loopback port that answers every Predict with its own
+    name as the PNG and counts calls: a replica whose share of the traffic can be read."""
+
+    def __init__(self, name: bytes) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        import grpc
+        from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
+
+        self.calls = 0
+        outer = self
+
+        class Servicer(prediction_service_pb2_grpc.PredictionServiceServicer):
+            def Predict(self, request, context):
+                outer.calls += 1
+                response = predict_pb2.PredictResponse()
+                response.outputs["clean_png_bytes"].string_val.append(name)
+                return response
+
+        self.server = grpc.server(ThreadPoolExecutor(2))
+        prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(Servicer(),
+                                                                            self.server)
+        self.port = self.server.add_insecure_port("127.0.0.1:0")
+        self.server.start()
+
+
+@pytest.mark.parametrize(("policy", "spread"), [("round_robin", True), ("pick_first", False)])
+def test_lb_policy_decides_how_calls_spread_over_replicas(policy, spread):
+    """Two replicas behind one target (as DNS gives for `serving` with --scale serving=2, here
+    a static address list): round_robin uses both, pick_first one."""
+    replicas = [CountingServer(b"A"), CountingServer(b"B")]
+    target = "ipv4:" + ",".join(f"127.0.0.1:{r.port}" for r in replicas)
+    backend = TFServingGrpcBackend(target, "autoencoder", timeout=10, lb_policy=policy)
+    try:
+        answers = {backend.clean(PAGES[0]) for _ in range(10)}
+    finally:
+        backend.close()
+        for replica in replicas:
+            replica.server.stop(0)
+    assert sum(r.calls for r in replicas) == 10
+    assert (answers == {b"A", b"B"}) is spread
+    assert (min(r.calls for r in replicas) > 0) is spread

@@ -13,7 +13,6 @@ from api.backends import BackendUnavailable, InvalidImage
 from api.backends.in_process import InProcessBackend
 from api.backends.tf_serving import TFServingBackend
 from api.backends.tf_serving_grpc import TFServingGrpcBackend
-from bench.processes import running_model_server
 from tests.conftest import encode, page_array, page_png
 from tests.tcp_proxy import TcpProxy
 from tests.test_backends import HungServer
@@ -25,27 +24,21 @@ TRUNCATED = page_png(200, 100)[:300]
 
 
 @pytest.fixture(scope="module")
-def model_server(tiny_model_base, tmp_path_factory):
-    with running_model_server(tiny_model_base, tmp_path_factory.mktemp("srv") / "log") as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def grpc_backend(model_server):
-    backend = TFServingGrpcBackend(model_server.grpc, "autoencoder")
+def grpc_backend(local_serving):
+    backend = TFServingGrpcBackend(local_serving.grpc, "autoencoder")
     yield backend
     backend.close()
 
 
-def test_grpc_backend_is_byte_identical_to_rest_and_in_process(model_server, grpc_backend,
+def test_grpc_backend_is_byte_identical_to_rest_and_in_process(local_serving, grpc_backend,
                                                                tiny_model_base):
-    rest = TFServingBackend(model_server.url, "autoencoder")
+    rest = TFServingBackend(local_serving.url, "autoencoder")
     in_process = InProcessBackend(str(tiny_model_base))
     for page in PAGES:
         assert grpc_backend.clean(page) == rest.clean(page) == in_process.clean(page)
     assert grpc_backend.version() == rest.version() == in_process.version() == "1"
     assert grpc_backend.status() == {"ready": True, "backend": "tf-serving-grpc",
-                                     "target": model_server.grpc, "version": "1"}
+                                     "target": local_serving.grpc, "version": "1"}
 
 
 def test_undecodable_bytes_are_invalid_image(grpc_backend):
@@ -54,17 +47,17 @@ def test_undecodable_bytes_are_invalid_image(grpc_backend):
             grpc_backend.clean(broken)
 
 
-def test_unknown_model_or_version_is_unavailable(model_server):
-    for backend in (TFServingGrpcBackend(model_server.grpc, "nope"),
-                    TFServingGrpcBackend(model_server.grpc, "autoencoder", "9")):
+def test_unknown_model_or_version_is_unavailable(local_serving):
+    for backend in (TFServingGrpcBackend(local_serving.grpc, "nope"),
+                    TFServingGrpcBackend(local_serving.grpc, "autoencoder", "9")):
         with pytest.raises(BackendUnavailable, match="NOT_FOUND"):
             backend.clean(PAGES[0])
         status = backend.status()
         assert status["ready"] is False and "NOT_FOUND" in status["error"]
 
 
-def test_pinned_version_is_asked_for_and_reported(model_server):
-    backend = TFServingGrpcBackend(model_server.grpc, "autoencoder", "1")
+def test_pinned_version_is_asked_for_and_reported(local_serving):
+    backend = TFServingGrpcBackend(local_serving.grpc, "autoencoder", "1")
     assert backend.clean(PAGES[0]) and backend.version() == "1"
 
 
@@ -81,8 +74,8 @@ def test_hung_server_ends_at_the_deadline_as_code_5():
         hung.close()
 
 
-def test_lost_connection_is_retried_once_the_server_is_back(model_server):
-    proxy = TcpProxy(int(model_server.grpc.rsplit(":", 1)[1]))
+def test_lost_connection_is_retried_once_the_server_is_back(local_serving):
+    proxy = TcpProxy(int(local_serving.grpc.rsplit(":", 1)[1]))
     backend = TFServingGrpcBackend(f"127.0.0.1:{proxy.port}", "autoencoder", timeout=10)
     try:
         assert backend.clean(PAGES[0])
@@ -96,8 +89,8 @@ def test_lost_connection_is_retried_once_the_server_is_back(model_server):
         proxy.cut()
 
 
-def test_api_over_grpc_end_to_end(model_server, start_server):
-    server, database = start_server(tf_serving_grpc=model_server.grpc,
+def test_api_over_grpc_end_to_end(local_serving, start_server):
+    server, database = start_server(tf_serving_grpc=local_serving.grpc,
                                     tf_serving_url="http://127.0.0.1:9")  # gRPC wins
     assert server.services.backend.kind == "tf-serving-grpc"
     jpeg = encode(_page_image(), "JPEG", quality=85)
@@ -122,12 +115,12 @@ def test_api_over_grpc_answers_code_5_when_serving_is_gone(start_server):
     assert_row(database, response, 5, b64(PAGES[0]))
 
 
-def test_grpc_backend_imports_no_tensorflow(model_server):
+def test_grpc_backend_imports_no_tensorflow(local_serving):
     """As in the API image: messages from api/protos, no TensorFlow module loaded."""
     code = ("import sys; from api.backends.tf_serving_grpc import TFServingGrpcBackend as B; "
-            f"b = B({model_server.grpc!r}, 'autoencoder'); print(b.version(), "
+            f"b = B({local_serving.grpc!r}, 'autoencoder'); print(b.version(), "
             "len(b.clean(open(sys.argv[1], 'rb').read())) > 0, 'tensorflow' in sys.modules)")
-    page = model_server.log_path.parent / "page.png"
+    page = local_serving.log_path.parent / "page.png"
     page.write_bytes(PAGES[0])
     result = subprocess.run([sys.executable, "-c", code, str(page)], capture_output=True,
                             text=True, timeout=120, check=True)

@@ -82,7 +82,8 @@ def file_bytes(config: Config, table: str) -> int:
     (datadir,) = cursor.fetchone()
     cnx.close()
     folder = Path(datadir) / config.mysql_database
-    return sum(p.stat().st_size for p in folder.glob(f"{table}*.ibd"))
+    files = [folder / f"{table}.ibd", *folder.glob(f"{table}#[Pp]#*.ibd")]  # #P#: partitions
+    return sum(p.stat().st_size for p in files if p.exists())
 
 
 def while_writing(config: Config, table: str, text: str, removal) -> dict:

@@ -138,7 +138,7 @@ def _raw_path(environ: dict) -> str:
 
 
 def _reason(status: int) -> str:
-    return HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Client Closed"
+    return "Client Closed" if status == 499 else HTTPStatus(status).phrase  # 499: nginx's
 
 
 def _read_body(environ: dict) -> bytes:

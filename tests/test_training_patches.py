@@ -7,7 +7,7 @@ import pytest
 
 from tests.training_fixtures import write_dataset
 from training.pages import load_pages
-from training.patches import PatchSampler, patch_dataset
+from training.patches import PatchSampler, patch_dataset, with_teacher
 
 
 def test_patch_sampler_shapes_ranges_and_targets(tmp_path):
@@ -88,3 +88,24 @@ def test_patch_dataset_batches(tmp_path):
     ds = patch_dataset(PatchSampler(load_pages(data_dir), 16, seed=0), batch=3)
     x, y = next(iter(ds))
     assert x.shape == y.shape == (3, 16, 16, 1)
+
+
+def test_with_teacher_blends_a_mirror_padded_teacher_into_the_targets():
+    """A 3x3 box-filter teacher: next to the patch edge its output is the mean over mirrored
+    pixels, as the export pads pages; the target is the weighted blend, clipped to [0, 1]."""
+    import keras
+    import tensorflow as tf
+
+    inp = keras.Input((None, None, 1))
+    box = keras.layers.Conv2D(1, 3, padding="same", use_bias=False)
+    teacher = keras.Model(inp, box(inp))
+    box.set_weights([np.full((3, 3, 1, 1), 1 / 9, np.float32)])
+    rng = np.random.default_rng(0)
+    x = rng.random((2, 8, 8, 1)).astype(np.float32)
+    y = rng.random((2, 8, 8, 1)).astype(np.float32)
+    blended = with_teacher(tf.data.Dataset.from_tensors((x, y)), teacher, weight=0.25, margin=4)
+    got_x, got_y = next(iter(blended))
+    padded = np.pad(x, [(0, 0), (1, 1), (1, 1), (0, 0)], mode="symmetric")
+    mean = sum(padded[:, i : i + 8, j : j + 8] for i in range(3) for j in range(3)) / 9
+    np.testing.assert_array_equal(got_x, x)
+    np.testing.assert_allclose(got_y, 0.75 * y + 0.25 * mean, atol=1e-6)

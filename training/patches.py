@@ -96,3 +96,21 @@ def patch_dataset(sampler: PatchSampler, batch: int, prefetch: int = 4):
     return tf.data.Dataset.from_generator(
         lambda: sampler.batches(batch), output_signature=(spec, spec)
     ).prefetch(prefetch)
+
+
+def with_teacher(dataset, teacher, weight: float, margin: int = 32):
+    """Distillation: each target becomes (1 - weight) * clean + weight * teacher(dirty), clipped
+    to [0, 1]. The teacher sees the patch with `margin` mirrored pixels around it, as the export
+    pads pages, so its outputs are not spoilt at the patch edges (its size multiple must divide
+    the patch side plus twice the margin)."""
+    import tensorflow as tf
+
+    from training.export import pad_mirror
+
+    def blend(x, y):
+        padded = pad_mirror(x, margin, margin, margin, margin)
+        guess = teacher(padded, training=False)
+        guess = guess[:, margin : margin + tf.shape(x)[1], margin : margin + tf.shape(x)[2], :]
+        return x, (1.0 - weight) * y + weight * tf.clip_by_value(guess, 0.0, 1.0)
+
+    return dataset.map(blend).prefetch(2)

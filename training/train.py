@@ -30,7 +30,7 @@ from training.pages import (
     load_pages,
     split_by_blocks,
 )
-from training.patches import PatchSampler, patch_dataset
+from training.patches import PatchSampler, patch_dataset, with_teacher
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -69,6 +69,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="share of synthetic patches with bolder or thinner strokes")
     p.add_argument("--rendered", type=float, default=0.5,
                    help="share of synthetic patches showing text rendered in other typefaces")
+    p.add_argument("--teacher",
+                   help="distil from this network: a .keras file or an exported version folder "
+                        "(rebuilt from its card); its output is blended into every target")
+    p.add_argument("--teacher-weight", type=float, default=0.5,
+                   help="share of the teacher's output in each target (the rest: the clean page)")
     p.add_argument("--ema", type=float, default=0.999,
                    help="momentum of the weight average that is validated and shipped (0: off)")
     p.add_argument("--val-blocks", type=int, nargs="*", default=list(VAL_BLOCKS),
@@ -112,6 +117,20 @@ def build_model(args: argparse.Namespace):
     return BUILDERS[args.model](**builder_args(args))
 
 
+def load_teacher(path: str):
+    """A Keras network from a .keras file, or from an exported version folder and its card."""
+    import keras
+
+    from training.export import keras_from_export
+    from training.model import BUILDERS
+
+    folder = Path(path)
+    if not folder.is_dir():
+        return keras.models.load_model(folder, compile=False)
+    card = json.loads(folder.with_name(f"{folder.name}.card.json").read_text())
+    return keras_from_export(folder, BUILDERS[card["model"]], **card.get("builder_args", {}))
+
+
 def learning_rate(args: argparse.Namespace):
     """Linear warm-up then cosine decay to zero: the last epoch's weights are settled, which is
     what the all-data run (no validation to pick from) ships."""
@@ -153,6 +172,19 @@ def make_validation_callback(keras, model, val_sets: dict, multiple: int, margin
             print(" - ".join(f"{k} {logs[k]:.4f}" for k in val_sets), flush=True)
 
     return PageValidation()
+
+
+def epoch_timer(keras):
+    """Adds `epoch_seconds` (wall time of the epoch, validation included) to the epoch logs."""
+
+    class EpochTimer(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.started = time.time()
+
+        def on_epoch_end(self, epoch, logs=None):
+            logs["epoch_seconds"] = time.time() - self.started
+
+    return EpochTimer()
 
 
 def plot_history(history: dict[str, list[float]], path: Path, title: str) -> None:
@@ -211,7 +243,10 @@ def model_card(args, metrics: dict, train_ids: list[int], val_ids: list[int]) ->
             "reference_runs": reference,
         },
         "training": {"epochs": metrics["epochs_run"], "wall_minutes": metrics["wall_minutes"],
-                     "seed": args.seed, "command": metrics["command"]},
+                     "epoch_seconds": metrics["epoch_seconds"], "seed": args.seed,
+                     "command": metrics["command"],
+                     **({"teacher": {"network": args.teacher, "weight": args.teacher_weight}}
+                        if args.teacher else {})},
     }
 
 
@@ -257,9 +292,12 @@ def main(argv: list[str] | None = None) -> dict:
             keras.callbacks.EarlyStopping(monitor="val_rmse", mode="min",
                                           patience=args.patience, restore_best_weights=True),
         ]
-    callbacks.append(keras.callbacks.CSVLogger(str(run / "history.csv")))
+    callbacks += [epoch_timer(keras), keras.callbacks.CSVLogger(str(run / "history.csv"))]
     start = time.time()
-    fit = model.fit(patch_dataset(sampler, args.batch), epochs=args.epochs,
+    patches = patch_dataset(sampler, args.batch)
+    if args.teacher:
+        patches = with_teacher(patches, load_teacher(args.teacher), args.teacher_weight)
+    fit = model.fit(patches, epochs=args.epochs,
                     steps_per_epoch=args.steps, callbacks=callbacks, verbose=args.verbose,
                     shuffle=False)
     wall = (time.time() - start) / 60
@@ -279,6 +317,7 @@ def main(argv: list[str] | None = None) -> dict:
         "train_loss_rmse": math.sqrt(history["loss"][best]),
         "val_blocks": args.val_blocks,
         "wall_minutes": round(wall, 1),
+        "epoch_seconds": [round(t) for t in history["epoch_seconds"]],
         "command": command,
     }
     for key in ("val_rmse", "val_unseen_rmse"):

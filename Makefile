@@ -20,10 +20,12 @@ $(STAMP): pyproject.toml
 
 run: setup
 	scripts/ensure_mariadb.sh
+	$(PY) -m api.schema
 	$(PY) -m api
 
 run-stack: setup
 	scripts/ensure_mariadb.sh
+	$(PY) -m api.schema
 	scripts/run_stack.sh
 
 test: setup

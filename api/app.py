@@ -11,7 +11,7 @@ from werkzeug.exceptions import HTTPException
 
 from api import openapi, routes, web
 from api.codes import Code, body
-from api.config import Config, from_env
+from api.config import EXTENSION, Config, from_env
 from api.services import build_services
 
 log = logging.getLogger(__name__)
@@ -24,13 +24,23 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
     logging.basicConfig(level=cfg.log_level, format=LOG_FORMAT)
     app = Flask(__name__, static_folder=None)  # api/web.py serves the page's files
     app.config["MAX_CONTENT_LENGTH"] = cfg.max_request_bytes
-    app.extensions["ddd"] = build_services(cfg)
+    app.extensions[EXTENSION] = build_services(cfg)
     app.register_blueprint(routes.bp)
     app.register_blueprint(web.bp)
     app.register_blueprint(openapi.bp)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected_error)
+    app.after_request(_no_store)
     return app
+
+
+def _no_store(response: Response) -> Response:
+    """Answers carry a client's page and the service's state: never cached by a proxy, never
+    sniffed into another type by a browser."""
+    if response.mimetype == "application/json":
+        response.headers["Cache-Control"] = "no-store"
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    return response
 
 
 def _http_error(err: HTTPException) -> Response:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import os
 import sys
 import threading
 from collections.abc import Iterable, Sequence
@@ -20,10 +19,11 @@ from typing import Protocol
 import requests
 from tqdm import tqdm
 
-from api.codec import decode_base64, read_page
-from api.codes import MESSAGES, ApiError
+from api.backends import build_backend
+from api.budget import PixelBudget
+from api.codes import ApiError, Code
 from api.config import from_env
-from api.routes import clean_page
+from api.pipeline import clean_bytes
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".webp"}
 PNG_DATA_URL = "data:image/png;base64,"
@@ -66,28 +66,34 @@ class Cleaner(Protocol):
         """PNG bytes of the cleaned page; raises PageFailed."""
 
 
+# What each code means for someone cleaning files (the API's messages speak of its JSON key).
+FILE_PROBLEMS: dict[int, str] = {
+    Code.BAD_REQUEST: "the service refused the request",
+    Code.MISSING_KEY: "the service refused the request",
+    Code.BAD_IMAGE: "not a readable image (PNG, JPEG, GIF, BMP, TIFF or WebP), or damaged",
+    Code.TOO_LARGE: "too large (over MAX_IMAGE_BYTES or MAX_PIXELS)",
+    Code.MODEL_UNAVAILABLE: "the model did not answer; try again",
+    Code.UNAUTHORIZED: "the service wants an API key (--api-key)",
+    Code.INTERNAL: "internal error of the service",
+    Code.LOG_UNAVAILABLE: "the service could not log the request; try again",
+}
+
+
 class LocalCleaner:
-    """The route's steps without HTTP: base64 size check, read_page, the SavedModel, size check."""
+    """The API's own pipeline without HTTP, with the backend the service would build."""
 
     def __init__(self, model_dir: str | None) -> None:
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-        from api.backends.in_process import InProcessBackend  # TensorFlow only when needed
-
         config = from_env()
         self.config = replace(config, model_dir=model_dir) if model_dir else config
-        self.backend = InProcessBackend(
-            self.config.model_dir, self.config.model_version,
-            intra_op_threads=self.config.tf_intra_op_threads,
-            inter_op_threads=self.config.tf_inter_op_threads,
-        )
+        self.backend = build_backend(self.config)
+        self.budget = PixelBudget(max(self.config.pixel_budget, self.config.max_pixels),
+                                  self.config.pixel_budget_wait)
 
     def clean(self, data: bytes) -> bytes:
         try:
-            # The API's first step too, so limits, codes and details are the service's own.
-            raw = decode_base64(base64.b64encode(data).decode("ascii"), self.config.max_image_bytes)
-            return clean_page(self.backend, read_page(raw, self.config.max_pixels))
+            return clean_bytes(data, self.backend, self.config, self.budget).png
         except ApiError as err:
-            raise PageFailed(int(err.code), MESSAGES[err.code], err.detail) from None
+            raise PageFailed(int(err.code), FILE_PROBLEMS[err.code], err.detail) from None
 
 
 class RemoteCleaner:
@@ -114,8 +120,9 @@ class RemoteCleaner:
         request_id = response.headers.get("X-Request-ID", "")
         if not isinstance(answer, dict):
             raise PageFailed(None, f"not an API answer (HTTP {response.status_code})")
-        if answer.get("codigo_retorno") != 0:
-            raise PageFailed(answer.get("codigo_retorno"), answer.get("mensagem", ""),
+        code = answer.get("codigo_retorno")
+        if code != 0:
+            raise PageFailed(code, FILE_PROBLEMS.get(code, str(answer.get("mensagem", ""))),
                              answer.get("detalhe", ""), request_id)
         return base64.b64decode(answer["imgb64_clean"].removeprefix(PNG_DATA_URL))
 
@@ -211,7 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="folder for the cleaned PNGs (created if missing)")
     clean.add_argument("--url", help="send pages to a running service (e.g. "
                                      "http://localhost:3030) instead of loading the model here")
-    clean.add_argument("--api-key", default=os.environ.get("API_KEY", ""),
+    clean.add_argument("--api-key", default=from_env().api_key,
                        help="X-API-Key for --url (default: $API_KEY)")
     clean.add_argument("--workers", type=int, metavar="N",
                        help="pages at a time (default: 1 in this process, the model uses every "

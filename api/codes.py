@@ -14,6 +14,7 @@ class Code(IntEnum):
     MODEL_UNAVAILABLE = 5
     UNAUTHORIZED = 6
     INTERNAL = 7
+    LOG_UNAVAILABLE = 8
 
 
 MESSAGES: dict[Code, str] = {
@@ -25,6 +26,7 @@ MESSAGES: dict[Code, str] = {
     Code.MODEL_UNAVAILABLE: "Serviço de inferência indisponível",
     Code.UNAUTHORIZED: "Chave de API ausente ou inválida",
     Code.INTERNAL: "Erro interno do serviço",
+    Code.LOG_UNAVAILABLE: "Não foi possível registrar a requisição",
 }
 
 HTTP_STATUS: dict[Code, int] = {
@@ -36,17 +38,18 @@ HTTP_STATUS: dict[Code, int] = {
     Code.MODEL_UNAVAILABLE: 503,
     Code.UNAUTHORIZED: 401,
     Code.INTERNAL: 500,
+    Code.LOG_UNAVAILABLE: 503,
 }
 
 
 class ApiError(Exception):
     """A request that ends with a known code; `detail` tells the client what to fix."""
 
-    def __init__(self, code: Code, detail: str = "", status: int | None = None) -> None:
+    def __init__(self, code: Code, detail: str = "") -> None:
         super().__init__(detail or MESSAGES[code])
         self.code = code
         self.detail = detail
-        self.status = status or HTTP_STATUS[code]
+        self.page_size: tuple[int, int] | None = None  # set once the page's size is known
 
 
 def body(code: Code, clean: str = "", detail: str = "") -> dict[str, object]:

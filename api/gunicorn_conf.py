@@ -1,14 +1,18 @@
-"""gunicorn settings for the service, from the same environment as the app (api/config.py)."""
+"""gunicorn settings for the service, from the same environment as the app (api/config.py).
+
+Imports nothing but api.config: prometheus_client must not be imported in the master before
+`on_starting` has set PROMETHEUS_MULTIPROC_DIR (it reads the variable once, at import).
+"""
 
 import os
+import shutil
 import tempfile
+from pathlib import Path
 
-from api.config import from_env
+from api.config import EXTENSION, from_env
 
 _config = from_env()
-# Several workers share /metrics through files (prometheus_client's multiprocess mode); set here,
-# in the master, so that every worker sees it before it imports the app.
-os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="ddd-metrics-"))
+_owned: list[Path] = []  # the metrics folder this start created, removed at exit
 
 bind = f"{_config.host}:{_config.port}"
 workers = _config.web_concurrency
@@ -23,10 +27,30 @@ errorlog = "-"
 loglevel = _config.log_level.lower()
 
 
+def on_starting(server) -> None:
+    """Before any worker forks: an empty folder where every worker writes its metric samples,
+    so /metrics sums all workers whichever one answers the scrape."""
+    if _config.prometheus_multiproc_dir:
+        folder = Path(_config.prometheus_multiproc_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        for stale in folder.glob("*.db"):  # samples of an earlier run would be summed in
+            stale.unlink()
+    else:
+        folder = Path(tempfile.mkdtemp(prefix="ddd-metrics-"))
+        _owned.append(folder)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
+
+
+def on_exit(server) -> None:
+    """Removes the metrics folder this start created (none is left behind in the temp dir)."""
+    while _owned:
+        shutil.rmtree(_owned.pop(), ignore_errors=True)
+
+
 def worker_exit(server, worker) -> None:
     """Replays the spool once more as the worker stops, so a clean shutdown leaves it empty."""
     app = getattr(worker, "wsgi", None)
-    services = getattr(app, "extensions", {}).get("ddd") if app is not None else None
+    services = getattr(app, "extensions", {}).get(EXTENSION) if app is not None else None
     if services is not None:
         services.close()
 

@@ -1,22 +1,23 @@
 """Prometheus metrics: requests by code, latency of the request, the model call and the log write,
 spool depth and model version.
 
-Each app gets its own registry (no global state, several apps per test process). Under gunicorn
-with several workers, PROMETHEUS_MULTIPROC_DIR (set by api/gunicorn_conf.py) makes every worker
+Each app gets its own registry (no global state, several apps per test process). Under gunicorn,
+PROMETHEUS_MULTIPROC_DIR (set by api/gunicorn_conf.py before any worker starts) makes every worker
 write its samples to files that /metrics sums up, whichever worker answers the scrape.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
+    values,
 )
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
@@ -28,10 +29,21 @@ BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 
 class Metrics:
     def __init__(self, spool_depth: Callable[[], int], model_version: Callable[[], str],
-                 backend: str) -> None:
+                 backend: str, multiprocess_dir: str = "") -> None:
         self.registry = CollectorRegistry()
-        multiprocess = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+        multiprocess = bool(multiprocess_dir)
+        if multiprocess and values.ValueClass.__name__ != "MmapedValue":
+            # Imported before the variable was set: samples would stay in this process's memory
+            # while /metrics reads the (empty) folder, the bug this check keeps from coming back.
+            raise RuntimeError("prometheus_client was imported before PROMETHEUS_MULTIPROC_DIR"
+                               " was set")
         own = None if multiprocess else self.registry  # multiprocess: samples go to files
+        self.in_flight = Gauge("ddd_requests_in_flight",
+                               "Requests to /remove_background being served now.",
+                               multiprocess_mode="livesum", registry=own)
+        self.pixels_in_flight = Gauge("ddd_pixels_in_flight",
+                                      "Pixels held by requests now (the worker's pixel budget).",
+                                      multiprocess_mode="livesum", registry=own)
         self.requests = Counter("ddd_requests", "Requests to /remove_background by code.",
                                 ["codigo_retorno"], registry=own)
         self.request_seconds = Histogram("ddd_request_duration_seconds",
@@ -44,7 +56,7 @@ class Metrics:
                                            "Writing the request's row (MySQL or spool).",
                                            ["destination"], buckets=BUCKETS, registry=own)
         if multiprocess:
-            MultiProcessCollector(self.registry)
+            MultiProcessCollector(self.registry, path=multiprocess_dir)
         self.registry.register(_StateCollector(spool_depth, model_version, backend))
 
     def render(self) -> tuple[bytes, str]:

@@ -6,12 +6,16 @@ limits it states cannot drift from what the service answers.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from importlib import metadata
 
 from flask import Blueprint, Response, current_app, jsonify
 
-from api.codes import HTTP_STATUS, MESSAGES, Code
-from api.config import Config
+from api.codec import TOO_LARGE_DETAIL, check_header, decode_base64
+from api.codes import HTTP_STATUS, MESSAGES, ApiError, Code
+from api.config import EXTENSION, Config
+from api.pipeline import MODEL_DOWN_DETAIL
+from api.routes import KEY_DETAIL, LOG_DETAIL, image_field
 
 bp = Blueprint("openapi", __name__)
 
@@ -34,23 +38,41 @@ WHEN: dict[Code, str] = {
     Code.MODEL_UNAVAILABLE: "the model server is down or timed out: retry later",
     Code.UNAUTHORIZED: "`API_KEY` is set and `X-API-Key` is missing or wrong",
     Code.INTERNAL: "a bug; tests and fuzzers check that no input reaches it",
+    Code.LOG_UNAVAILABLE: "neither MySQL nor the local spool could store the request's row "
+                          "(e.g. MySQL down and the disk full): nothing is served unlogged; "
+                          "retry later",
 }
-# Example bodies that reach each error code (codes 4 to 7 depend on size, the model or the key).
-ERROR_EXAMPLES: dict[Code, tuple[object, str]] = {
-    Code.BAD_REQUEST: ([1, 2], "o corpo deve ser um objeto JSON"),
-    Code.MISSING_KEY: ({"imgb64": EXAMPLE_PNG_B64}, "o objeto JSON não tem a chave imgb64_dirty"),
-    Code.BAD_IMAGE: ({"imgb64_dirty": "aGVsbG8gd29ybGQ="},  # "hello world"
-                     "os bytes não são uma imagem reconhecida"),
-    Code.TOO_LARGE: (None, "imagem maior que {max_image_bytes} bytes"),
-    Code.MODEL_UNAVAILABLE: (None, "o modelo não respondeu; tente novamente"),
-    Code.UNAUTHORIZED: (None, "envie a chave no cabeçalho X-API-Key"),
-    Code.INTERNAL: (None, ""),
-}
+EXAMPLE_BAD_IMAGE = "aGVsbG8gd29ybGQ="  # "hello world"
+
+
+def error_examples(config: Config) -> dict[Code, tuple[object, str]]:
+    """A body that reaches each error code (None where it depends on size, the model, the key
+    or the database) and the `detalhe` the service's own checks give it."""
+    return {
+        Code.BAD_REQUEST: ([1, 2], _detail_of(lambda: image_field([1, 2]))),
+        Code.MISSING_KEY: ({"imgb64": EXAMPLE_PNG_B64},
+                           _detail_of(lambda: image_field({"imgb64": EXAMPLE_PNG_B64}))),
+        Code.BAD_IMAGE: ({"imgb64_dirty": EXAMPLE_BAD_IMAGE}, _detail_of(lambda: check_header(
+            decode_base64(EXAMPLE_BAD_IMAGE, config.max_image_bytes), config.max_pixels))),
+        Code.TOO_LARGE: (None, TOO_LARGE_DETAIL.format(max_bytes=config.max_image_bytes)),
+        Code.MODEL_UNAVAILABLE: (None, MODEL_DOWN_DETAIL),
+        Code.UNAUTHORIZED: (None, KEY_DETAIL),
+        Code.INTERNAL: (None, ""),
+        Code.LOG_UNAVAILABLE: (None, LOG_DETAIL),
+    }
+
+
+def _detail_of(check: Callable[[], object]) -> str:
+    try:
+        check()
+    except ApiError as err:
+        return err.detail
+    raise AssertionError("the example passed the check it should fail")
 
 
 @bp.get("/openapi.json")
 def openapi_json() -> Response:
-    return jsonify(build_spec(current_app.extensions["ddd"].config))
+    return jsonify(build_spec(current_app.extensions[EXTENSION].config))
 
 
 def build_spec(config: Config) -> dict:
@@ -134,15 +156,15 @@ def _remove_background(config: Config) -> dict:
         "data-url": {"summary": "the same page as a data URL",
                      "value": {"imgb64_dirty": "data:image/png;base64," + EXAMPLE_PNG_B64}},
     }
-    for code, (value, _) in ERROR_EXAMPLES.items():
+    examples = error_examples(config)
+    for code, (value, _) in examples.items():
         if value is not None:
             request_examples[f"code-{int(code)}"] = {
                 "summary": f"answers code {int(code)}: {MESSAGES[code]}", "value": value}
     responses: dict[str, dict] = {}
     for code in Code:
         status = str(HTTP_STATUS[code])
-        detail = "" if code == Code.OK else ERROR_EXAMPLES[code][1].format(
-            max_image_bytes=config.max_image_bytes)
+        detail = "" if code == Code.OK else examples[code][1]
         entry = responses.setdefault(status, {
             "description": "", "headers": {"X-Request-ID": REQUEST_ID_HEADER},
             "content": {"application/json": {"schema": {"oneOf": []}, "examples": {}}},
@@ -206,15 +228,19 @@ def _schemas() -> dict:
         },
         **answers,
         "Readiness": {
-            "type": "object", "required": ["status", "model", "database", "spool"],
+            "type": "object", "required": ["status"],
+            "description": "`status` alone, unless the request carries the API key (`API_KEY` "
+                           "set): then the model, database and spool details too.",
             "properties": {
                 "status": {"enum": ["ready", "degraded", "unavailable"],
                            "description": "`degraded`: the model answers, MySQL does not (rows "
-                                          "wait in the spool)."},
+                                          "wait in the spool); `unavailable`: the model does not "
+                                          "answer, or the log table is missing."},
                 "model": {"type": "object", "required": ["ready"],
                           "properties": {"ready": {"type": "boolean"}}},
                 "database": {"type": "object", "required": ["reachable", "name"],
                              "properties": {"reachable": {"type": "boolean"},
+                                            "table_missing": {"type": "boolean"},
                                             "name": {"type": "string"},
                                             "error": {"type": ["string", "null"]},
                                             "max_allowed_packet": {"type": ["integer", "null"]}}},
@@ -238,20 +264,15 @@ def _health() -> dict:
 
 
 def _ready() -> dict:
-    ready = {"status": "ready",
-             "model": {"ready": True, "backend": "in-process", "version": "1"},
-             "database": {"reachable": True, "name": "ImagensAPi", "error": None,
-                          "max_allowed_packet": 1073741824},
-             "spool": {"pending": 0, "rejected": 0, "dir": "var/spool"}}
-    down = {**ready, "status": "unavailable",
-            "model": {"ready": False, "backend": "tf-serving", "error": "connection refused"}}
+    ready = {"status": "ready"}
+    down = {"status": "unavailable"}
     schema = {"$ref": "#/components/schemas/Readiness"}
     return {
-        "operationId": "ready", "summary": "Whether the model answers; details MySQL and the spool",
+        "operationId": "ready", "summary": "Whether the model answers (details with the API key)",
         "responses": {
             "200": {"description": "the model answers (`degraded` while MySQL is down)",
                     "content": {"application/json": {"schema": schema, "example": ready}}},
-            "503": {"description": "the model does not answer",
+            "503": {"description": "the model does not answer, or the log table is missing",
                     "content": {"application/json": {"schema": schema, "example": down}}},
         },
     }

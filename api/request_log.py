@@ -1,4 +1,8 @@
-"""Where every request's row goes: MySQL when it answers, else the spool, replayed in order."""
+"""Where every request's row goes: MySQL when it answers, else the spool, replayed in order.
+
+When neither can take a row (MySQL down and the spool at its bound or on a full disk), `write`
+raises LogUnavailable and the request is answered with code 8: no answer leaves without its row.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,10 @@ from api.spool import Spool
 from api.store import LogRecord, RowRejected, Store, StoreUnavailable
 
 log = logging.getLogger(__name__)
+
+
+class LogUnavailable(Exception):
+    """Neither MySQL nor the spool could store the row."""
 
 
 class RequestLog:
@@ -24,7 +32,8 @@ class RequestLog:
 
     def write(self, record: LogRecord) -> str:
         """Stores the row durably before returning; says where it went: "db", "spool", or
-        "rejected" (MySQL refused it for good; kept in the spool's rejected file)."""
+        "rejected" (MySQL refused it for good; kept in the spool's rejected file). Raises
+        LogUnavailable, and nothing else, when the row could not be stored anywhere."""
         if not self.spool.has_pending():  # rows already waiting go first, to keep the order
             try:
                 self.store.insert(record)
@@ -33,9 +42,16 @@ class RequestLog:
                 log.warning("request %s: MySQL did not take the row (%s); spooled",
                             record.request_id, err)
             except RowRejected as err:
-                self._reject(record, err)
-                return "rejected"
-        self.spool.append(record.to_json())
+                return self._reject(record, err)
+            except Exception:  # a bug in the MySQL path must not cost the row: spool it
+                log.exception("request %s: writing the row to MySQL failed; spooled",
+                              record.request_id)
+        try:
+            self.spool.append(record.to_json())
+        except Exception as err:  # disk full, spool at its bound, read-only volume...
+            log.error("request %s: row NOT stored: MySQL and the spool both failed (%s);"
+                      " answered with code 8", record.request_id, err)
+            raise LogUnavailable(str(err)) from err
         self._wake.set()
         return "spool"
 
@@ -47,7 +63,7 @@ class RequestLog:
                 rows, end = self.spool.read_batch(self.batch_size)
                 if not rows:
                     break
-                records = [LogRecord.from_json(row) for row in rows]
+                records = self._records(rows)
                 try:
                     self.store.insert_many(records)
                 except RowRejected:
@@ -60,6 +76,19 @@ class RequestLog:
             log.info("replayed %d spooled rows into MySQL", stored)
         return stored
 
+    def _records(self, rows: list[dict]) -> list[LogRecord]:
+        """Spooled rows as records; a line that is valid JSON but not a row is set aside, so it
+        cannot hold back every row behind it."""
+        records = []
+        for row in rows:
+            try:
+                records.append(LogRecord.from_json(row))
+            except (TypeError, ValueError) as err:
+                log.error("spooled line is not a log row (%s); kept in %s", err,
+                          self.spool.rejected_path)
+                self.spool.reject(row)
+        return records
+
     def _insert_one_by_one(self, records: list[LogRecord]) -> None:
         """Isolates the row MySQL refuses so it cannot hold back the others."""
         for record in records:
@@ -68,10 +97,14 @@ class RequestLog:
             except RowRejected as err:
                 self._reject(record, err)
 
-    def _reject(self, record: LogRecord, err: Exception) -> None:
+    def _reject(self, record: LogRecord, err: Exception) -> str:
         log.error("request %s: row refused by MySQL for good (%s); kept in %s",
                   record.request_id, err, self.spool.rejected_path)
-        self.spool.reject(record.to_json())
+        try:
+            self.spool.reject(record.to_json())
+        except OSError as failed:
+            raise LogUnavailable(str(failed)) from failed
+        return "rejected"
 
     def start(self) -> None:
         """Background replay, so the spool empties without waiting for traffic."""

@@ -1,4 +1,4 @@
-"""HTTP routes: /remove_background (the product), /health and /ready."""
+"""HTTP routes: /remove_background (the product), /health, /ready and /metrics."""
 
 from __future__ import annotations
 
@@ -7,24 +7,30 @@ import json
 import logging
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from flask import Blueprint, Request, Response, current_app, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from api.backends import BackendUnavailable, InvalidImage, ModelBackend
-from api.codec import Page, decode_base64, png_size, read_page, to_data_url
+from api.codec import to_data_url
 from api.codes import HTTP_STATUS, ApiError, Code, body
+from api.config import EXTENSION
+from api.pipeline import clean_text
+from api.request_log import LogUnavailable
 from api.services import Services
-from api.store import LogRecord
+from api.store import LogRecord, storable_json, storable_text
 
 KEY = "imgb64_dirty"
+KEY_DETAIL = "envie a chave no cabeçalho X-API-Key"
+LOG_DETAIL = ("a requisição não pôde ser registrada (banco de dados e fila local indisponíveis);"
+              " tente novamente")
+JSON_VALUE_MARKS = (b",", b":", b"[", b"{")
 bp = Blueprint("api", __name__)
 log = logging.getLogger("api.requests")
 
 
-@dataclass
+@dataclass(frozen=True)
 class Outcome:
     """What one request settled on: the response and the row are both built from it."""
 
@@ -34,11 +40,10 @@ class Outcome:
     dirty: str | None = None
     width: int | None = None
     height: int | None = None
-    status: int | None = None
 
 
 def services() -> Services:
-    return current_app.extensions["ddd"]
+    return current_app.extensions[EXTENSION]
 
 
 @bp.post("/remove_background")
@@ -47,40 +52,52 @@ def remove_background() -> Response:
     received_at = datetime.now(UTC).replace(tzinfo=None)
     request_id = uuid.uuid4().hex
     svc = services()
-    outcome = settle(svc, request, request_id)
+    with svc.metrics.in_flight.track_inprogress():
+        return serve(svc, request_id, received_at, started)
+
+
+def serve(svc: Services, request_id: str, received_at: datetime, started: float) -> Response:
+    """Settle, log the row, count, answer."""
+    outcome = settle(svc, request)
     duration_ms = (time.perf_counter() - started) * 1000
-    stored = log_request(svc, outcome, request_id, received_at, duration_ms)
+    outcome, stored = log_request(svc, outcome, request_id, received_at, duration_ms)
     svc.metrics.requests.labels(str(int(outcome.code))).inc()
     svc.metrics.request_seconds.observe(time.perf_counter() - started)
-    log_line(request_id, outcome, duration_ms, stored)
+    log_line(request, request_id, outcome, duration_ms, stored)
     return respond(outcome, request_id)
 
 
-def settle(svc: Services, req: Request, request_id: str) -> Outcome:
+def settle(svc: Services, req: Request) -> Outcome:
     """The ordered checks (key, JSON, field, base64, image, size, model): the first that fails
-    sets the code."""
-    outcome = Outcome()
+    sets the code. `received` is what the row keeps of the request, as far as it was read."""
+    received: str | None = None
     try:
         check_api_key(req, svc.config.api_key)
-        payload = read_json(req, outcome)
-        value = image_field(payload, outcome)
-        outcome.dirty = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-        page = read_page(decode_base64(value, svc.config.max_image_bytes), svc.config.max_pixels)
-        outcome.width, outcome.height = page.width, page.height
+        raw = read_body(req)
+        try:
+            payload = parse_json(raw, svc.config.max_json_values)
+        except ApiError:
+            received = raw.decode("utf-8", "backslashreplace")  # documented: \xNN for bad bytes
+            raise
+        received = storable_json(payload)
+        value = image_field(payload)
+        received = storable_text(value)
         with svc.metrics.inference_seconds.time():
-            png = clean_page(svc.backend, page)
-        outcome.clean = to_data_url(png)
+            cleaned = clean_text(value, svc.backend, svc.config, svc.budget)
+        return Outcome(Code.OK, to_data_url(cleaned.png), dirty=received, width=cleaned.width,
+                       height=cleaned.height)
     except ApiError as err:
-        outcome.code, outcome.detail, outcome.status = err.code, err.detail, err.status
+        width, height = err.page_size or (None, None)
+        return Outcome(err.code, detail=err.detail, dirty=received, width=width, height=height)
     except Exception:  # the one boundary where a bug must still give JSON and a log row
-        log.exception("request %s failed unexpectedly", request_id)
-        outcome.code, outcome.status = Code.INTERNAL, None
-    return outcome
+        log.exception("request failed unexpectedly")
+        return Outcome(Code.INTERNAL, dirty=received)
 
 
 def log_request(svc: Services, outcome: Outcome, request_id: str, received_at: datetime,
-                duration_ms: float) -> str:
-    """Writes the request's one row (MySQL or spool) before the answer leaves."""
+                duration_ms: float) -> tuple[Outcome, str]:
+    """Writes the request's one row (MySQL or spool) before the answer leaves. A row that cannot
+    be stored anywhere turns the answer into code 8: nothing is served unlogged."""
     record = LogRecord(
         request_id=request_id, data=received_at, codigo_retorno=int(outcome.code),
         imgb64_dirty=outcome.dirty, imgb64_clean=outcome.clean or None, largura=outcome.width,
@@ -88,36 +105,46 @@ def log_request(svc: Services, outcome: Outcome, request_id: str, received_at: d
         versao_modelo=svc.backend.version() if outcome.code == Code.OK else None,
     )
     written = time.perf_counter()
-    stored = svc.request_log.write(record)
+    try:
+        stored = svc.request_log.write(record)
+    except LogUnavailable:
+        return replace(outcome, code=Code.LOG_UNAVAILABLE, clean="", detail=LOG_DETAIL), "lost"
     svc.metrics.log_write_seconds.labels(stored).observe(time.perf_counter() - written)
-    return stored
+    return outcome, stored
 
 
 def check_api_key(req: Request, api_key: str) -> None:
-    if api_key and not hmac.compare_digest(req.headers.get("X-API-Key", "").encode(),
-                                           api_key.encode()):
-        raise ApiError(Code.UNAUTHORIZED, "envie a chave no cabeçalho X-API-Key")
+    if not has_api_key(req, api_key):
+        raise ApiError(Code.UNAUTHORIZED, KEY_DETAIL)
 
 
-def read_json(req: Request, outcome: Outcome) -> object:
-    """The parsed body; a body that is not JSON is kept (as text) for the log row."""
+def has_api_key(req: Request, api_key: str) -> bool:
+    """True when no key is configured, or the request carries it (compared in constant time)."""
+    return not api_key or hmac.compare_digest(req.headers.get("X-API-Key", "").encode(),
+                                              api_key.encode())
+
+
+def read_body(req: Request) -> bytes:
     if not (req.mimetype == "application/json" or req.mimetype.endswith("+json")):
         raise ApiError(Code.BAD_REQUEST, "Content-Type deve ser application/json")
     try:
-        raw = req.get_data(cache=False)
+        return req.get_data(cache=False)
     except RequestEntityTooLarge:
         raise ApiError(Code.TOO_LARGE, "corpo da requisição excede o limite") from None
+
+
+def parse_json(raw: bytes, max_values: int) -> object:
+    """The parsed body. Values are counted first (a linear scan): millions of tiny values would
+    cost ~30x the body's size in Python objects before any check could refuse them."""
+    if sum(raw.count(mark) for mark in JSON_VALUE_MARKS) > max_values:
+        raise ApiError(Code.BAD_REQUEST, f"JSON com mais de {max_values} valores")
     try:
         return json.loads(raw)
     except (ValueError, RecursionError) as err:  # RecursionError: absurdly deep nesting
-        outcome.dirty = raw.decode("utf-8", "replace")
         raise ApiError(Code.BAD_REQUEST, f"corpo não é JSON válido: {err}") from None
 
 
-def image_field(payload: object, outcome: Outcome) -> object:
-    """The image value; a body without it is kept (as JSON text) for the log row."""
-    if not isinstance(payload, dict) or KEY not in payload:
-        outcome.dirty = json.dumps(payload, ensure_ascii=False)
+def image_field(payload: object) -> object:
     if not isinstance(payload, dict):
         raise ApiError(Code.BAD_REQUEST, "o corpo deve ser um objeto JSON")
     if KEY not in payload:
@@ -125,37 +152,21 @@ def image_field(payload: object, outcome: Outcome) -> object:
     return payload[KEY]
 
 
-def clean_page(backend: ModelBackend, page: Page) -> bytes:
-    """Runs the model and checks its answer has the input's size."""
-    try:
-        png = backend.clean(page.data)
-    except InvalidImage as err:
-        # The model's own message names graph nodes: it goes to the log, not to the client.
-        log.info("model could not decode the %s image: %s", page.source_format, err)
-        raise ApiError(Code.BAD_IMAGE, f"imagem {page.source_format} corrompida ou truncada"
-                       ) from None
-    except BackendUnavailable as err:
-        log.warning("model backend unavailable: %s", err)
-        raise ApiError(Code.MODEL_UNAVAILABLE, "o modelo não respondeu; tente novamente") from None
-    if png_size(png) != (page.width, page.height):
-        raise ApiError(Code.INTERNAL, "o modelo devolveu uma imagem de outro tamanho")
-    return png
-
-
 def respond(outcome: Outcome, request_id: str) -> Response:
     response = jsonify(body(outcome.code, outcome.clean, outcome.detail))
-    response.status_code = outcome.status or HTTP_STATUS[outcome.code]
+    response.status_code = HTTP_STATUS[outcome.code]
     response.headers["X-Request-ID"] = request_id
     return response
 
 
-def log_line(request_id: str, outcome: Outcome, duration_ms: float, stored: str) -> None:
+def log_line(req: Request, request_id: str, outcome: Outcome, duration_ms: float,
+             stored: str) -> None:
     """One JSON line per request, findable by the X-Request-ID the client got."""
     log.info(json.dumps({
         "request_id": request_id, "codigo_retorno": int(outcome.code),
-        "status": outcome.status or HTTP_STATUS[outcome.code], "duration_ms": round(duration_ms, 1),
+        "status": HTTP_STATUS[outcome.code], "duration_ms": round(duration_ms, 1),
         "width": outcome.width, "height": outcome.height, "log_row": stored,
-        "client_request_id": request.headers.get("X-Request-ID"), "detail": outcome.detail,
+        "client_request_id": req.headers.get("X-Request-ID"), "detail": outcome.detail,
     }, ensure_ascii=False))
 
 
@@ -174,17 +185,18 @@ def metrics() -> Response:
 
 @bp.get("/ready")
 def ready() -> Response:
-    """Ready when the model answers. MySQL down only degrades: rows wait in the spool."""
+    """Ready when the model answers and the table exists; MySQL down only degrades (rows wait in
+    the spool). Strangers get the status alone; the details (hosts, errors, paths) need the API
+    key, and are never shown when the service runs without one."""
     svc = services()
-    model = svc.backend.status()
-    database = svc.store.ping()
-    spool = {"pending": svc.spool.depth(), "rejected": svc.spool.rejected(),
-             "dir": str(svc.spool.directory)}
-    is_ready = bool(model.get("ready"))
-    state = "ready" if is_ready and database else "degraded" if is_ready else "unavailable"
-    payload = {"status": state, "model": model,
-               "database": {"reachable": database, "name": svc.store.database,
-                            "error": svc.store.last_error,
-                            "max_allowed_packet": svc.store.max_allowed_packet},
-               "spool": spool}
-    return jsonify(payload), 200 if is_ready else 503
+    state = svc.readiness.check()
+    payload: dict[str, object] = {"status": state.status}
+    if svc.config.api_key and has_api_key(request, svc.config.api_key):
+        payload.update(
+            model=state.model,
+            database={"reachable": state.database, "table_missing": state.table_missing,
+                      "name": svc.store.database, "error": state.database_error,
+                      "max_allowed_packet": svc.store.max_allowed_packet},
+            spool={"pending": svc.spool.depth(), "rejected": svc.spool.rejected(),
+                   "dir": str(svc.spool.directory)})
+    return jsonify(payload), 503 if state.status == "unavailable" else 200

@@ -1,11 +1,15 @@
-"""What a running service holds: the model backend, the MySQL store and the request log."""
+"""What a running service holds: the model backend, the MySQL store, the request log, the pixel
+budget, readiness and metrics."""
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from dataclasses import dataclass
 
 from api.backends import ModelBackend, build_backend
+from api.budget import PixelBudget
 from api.config import Config
 from api.metrics import Metrics
 from api.request_log import RequestLog
@@ -15,6 +19,44 @@ from api.store import Store
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class Readiness:
+    model: dict[str, object]
+    database: bool
+    table_missing: bool
+    database_error: str
+
+    @property
+    def status(self) -> str:
+        if not self.model.get("ready") or self.table_missing:
+            return "unavailable"
+        return "ready" if self.database else "degraded"
+
+
+class ReadinessProbe:
+    """Asks the model server and MySQL at most once per `ttl` seconds, however often /ready is
+    called: a flood of probes opens no connections."""
+
+    def __init__(self, backend: ModelBackend, store: Store, ttl: float) -> None:
+        self.backend, self.store, self.ttl = backend, store, ttl
+        self._last: Readiness | None = None
+        self._checked = 0.0
+        self._lock = threading.Lock()
+
+    def check(self) -> Readiness:
+        fresh = self._last is not None and time.monotonic() - self._checked < self.ttl
+        if fresh or not self._lock.acquire(blocking=self._last is None):
+            return self._last  # type: ignore[return-value]  # set once the first probe ran
+        try:
+            database = self.store.ping()
+            self._last = Readiness(self.backend.status(), database, self.store.table_missing,
+                                   self.store.last_error)
+            self._checked = time.monotonic()
+            return self._last
+        finally:
+            self._lock.release()
+
+
 @dataclass
 class Services:
     config: Config
@@ -22,6 +64,8 @@ class Services:
     store: Store
     spool: Spool
     request_log: RequestLog
+    budget: PixelBudget
+    readiness: ReadinessProbe
     metrics: Metrics
 
     def close(self) -> None:
@@ -33,11 +77,27 @@ class Services:
 def build_services(config: Config) -> Services:
     backend = build_backend(config)  # first: a model that will not load stops the start-up
     store = Store.from_config(config)
-    if not store.ping():  # creates the schema when MySQL answers; otherwise rows wait in spool
-        log.warning("MySQL at %s:%s is not answering (%s): request rows go to the spool in %s",
-                    config.mysql_host, config.mysql_port, store.last_error, config.spool_dir)
-    spool = Spool(config.spool_dir)
+    spool = Spool(config.spool_dir, config.spool_max_bytes)
     request_log = RequestLog(store, spool, drain_interval=config.spool_drain_interval)
     request_log.start()
-    metrics = Metrics(spool.depth, backend.version, backend.kind)
-    return Services(config, backend, store, spool, request_log, metrics)
+    readiness = ReadinessProbe(backend, store, config.ready_cache_seconds)
+    metrics = Metrics(spool.depth, backend.version, backend.kind, config.prometheus_multiproc_dir)
+    budget = PixelBudget(max(config.pixel_budget, config.max_pixels), config.pixel_budget_wait,
+                         metrics.pixels_in_flight.inc)
+    services = Services(config, backend, store, spool, request_log, budget, readiness, metrics)
+    log_start(services)
+    return services
+
+
+def log_start(services: Services) -> None:
+    """The few lines an operator reads at start-up: model, database, spool."""
+    config, state = services.config, services.readiness.check()
+    log.info("model: version %s, %s backend", services.backend.version(), services.backend.kind)
+    where = f"{config.mysql_host}:{config.mysql_port}/{config.mysql_database}"
+    if state.database:
+        log.info("request log: MySQL %s", where)
+    else:
+        log.warning("request log: MySQL %s is not usable (%s): rows wait in the spool (%s) until"
+                    " it is", where, state.database_error, config.spool_dir)
+    if services.spool.depth():
+        log.info("spool: %d rows waiting for MySQL", services.spool.depth())

@@ -1,17 +1,19 @@
-"""The MySQL request log: schema, connection pool and the one INSERT.
+"""The MySQL request log: the row, the connection pool and the one INSERT.
 
-The pool is created lazily so that the service starts, and keeps answering, while MySQL is down;
-log rows then wait in the spool (see request_log.py).
+The service's database user needs INSERT only: it never runs DDL or SET GLOBAL (the schema is
+`python -m api.schema`'s job, run as its own user). A missing table is reported, not recreated,
+so a dropped audit table cannot go unnoticed. The pool is created lazily so that the service
+starts, and keeps answering, while MySQL is down; log rows then wait in the spool.
 """
 
 from __future__ import annotations
 
+import json
 import logging
-import re
 import threading
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import datetime
-from pathlib import Path
+from typing import Any
 
 import mysql.connector
 from mysql.connector import errorcode, pooling
@@ -26,8 +28,32 @@ INSERT_SQL = (
     " VALUES (%(data)s, %(imgb64_dirty)s, %(imgb64_clean)s, %(codigo_retorno)s, %(request_id)s,"
     " %(largura)s, %(altura)s, %(duracao_ms)s, %(versao_modelo)s)"
 )
-IDENTIFIER = re.compile(r"^[A-Za-z0-9_$]{1,64}$")
-MIN_PACKET = 256 * 1024 * 1024
+TABLE_EXISTS_SQL = ("SELECT COUNT(*) FROM information_schema.TABLES"
+                    " WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'Imagens'")
+
+
+def storable_text(value: object) -> str:
+    """The received value as text MySQL and the spool can always hold: a string as it is,
+    anything else as JSON (storable_json)."""
+    if not isinstance(value, str):
+        return storable_json(value)
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(value)
+    return value
+
+
+def storable_json(value: object) -> str:
+    """JSON text of the value. Text that is not valid Unicode (lone UTF-16 surrogates, which JSON
+    allows and UTF-8 cannot hold) is kept as ASCII JSON, with \\u escapes: nothing is lost and
+    nothing fails to encode."""
+    text = json.dumps(value, ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(value)
+    return text
 
 
 @dataclass(frozen=True)
@@ -50,12 +76,33 @@ class LogRecord:
         return row
 
     @classmethod
-    def from_json(cls, row: dict[str, object]) -> LogRecord:
-        return cls(**{**row, "data": datetime.fromisoformat(str(row["data"]))})
+    def from_json(cls, row: object) -> LogRecord:
+        """A spooled row, checked field by field; ValueError if it is not one."""
+        if not isinstance(row, dict) or set(row) != {f.name for f in fields(cls)}:
+            raise ValueError("not a log row: wrong fields")
+        _expect(row, "request_id", str, required=True)
+        _expect(row, "data", str, required=True)
+        _expect(row, "codigo_retorno", int, required=True)
+        for name in ("imgb64_dirty", "imgb64_clean", "versao_modelo"):
+            _expect(row, name, str)
+        for name in ("largura", "altura"):
+            _expect(row, name, int)
+        _expect(row, "duracao_ms", (int, float))
+        return cls(**{**row, "data": datetime.fromisoformat(row["data"])})
+
+
+def _expect(row: dict[str, Any], name: str, kind: type | tuple[type, ...],
+            required: bool = False) -> None:
+    value = row[name]
+    if (value is None and not required) or (isinstance(value, kind)
+                                            and not isinstance(value, bool)):
+        return
+    raise ValueError(f"not a log row: {name} is {type(value).__name__}")
 
 
 class StoreUnavailable(Exception):
-    """MySQL did not take the row now; it may later (connection lost, server down)."""
+    """MySQL did not take the row now; it may later (connection lost, server down, table
+    missing)."""
 
 
 class RowRejected(Exception):
@@ -66,39 +113,33 @@ class RowRejected(Exception):
 PER_ROW_ERRORS = (mysql.connector.errors.DataError, mysql.connector.errors.IntegrityError)
 
 
+def connection_params(config: Config) -> dict[str, Any]:
+    """How every part of the project (service, schema step, tools, tests) reaches MySQL."""
+    return {"host": config.mysql_host, "port": config.mysql_port, "user": config.mysql_user,
+            "password": config.mysql_password,
+            "connection_timeout": max(1, round(config.mysql_connect_timeout)),
+            "charset": "utf8mb4", "collation": "utf8mb4_unicode_ci"}
+
+
 class Store:
-    def __init__(self, *, host: str, port: int, user: str, password: str, database: str,
-                 schema_file: str, pool_size: int = 8, connect_timeout: float = 3.0,
-                 max_row_bytes: int = 0) -> None:
-        if not IDENTIFIER.match(database):
-            raise ValueError(f"invalid database name {database!r}")
+    def __init__(self, params: dict[str, Any], database: str, pool_size: int = 8) -> None:
         self.database = database
-        self.schema_file = Path(schema_file)
         self.pool_size = pool_size
-        self._params = {"host": host, "port": port, "user": user, "password": password,
-                        "connection_timeout": max(1, round(connect_timeout)), "autocommit": False,
-                        "charset": "utf8mb4", "collation": "utf8mb4_unicode_ci"}
+        self._params = {**params, "autocommit": False}
         self._pool: pooling.MySQLConnectionPool | None = None
         self._lock = threading.Lock()
         # mysql-connector's pool fails at once when empty; this makes callers wait their turn.
         self._slots = threading.BoundedSemaphore(pool_size)
         self.max_allowed_packet = 0
+        self.table_missing = False
         self.last_error = ""
-        # max_allowed_packet wanted: a maximal row (both base64 texts and the SQL around them).
-        self.wanted_packet = max(MIN_PACKET, max_row_bytes + 1024 * 1024)
 
     @classmethod
-    def from_config(cls, config: Config, **overrides: object) -> Store:
-        """The service's store; `overrides` (e.g. another database) are for tools and tests."""
-        params: dict = dict(
-            host=config.mysql_host, port=config.mysql_port, user=config.mysql_user,
-            password=config.mysql_password, database=config.mysql_database,
-            schema_file=config.schema_file, pool_size=config.mysql_pool_size,
-            connect_timeout=config.mysql_connect_timeout,
-            # The dirty text, and a clean PNG that may outgrow a JPEG input: room for both twice.
-            max_row_bytes=3 * config.max_request_bytes,
-        )
-        return cls(**{**params, **overrides})
+    def from_config(cls, config: Config, **overrides: Any) -> Store:
+        """The service's store; `overrides` (database, pool_size) are for tools and tests."""
+        settings = {"database": config.mysql_database, "pool_size": config.mysql_pool_size,
+                    **overrides}
+        return cls(connection_params(config), **settings)
 
     def insert(self, record: LogRecord) -> None:
         """Commits one row; raises StoreUnavailable or RowRejected."""
@@ -109,24 +150,20 @@ class Store:
         self._execute(records)
 
     def ping(self) -> bool:
-        """True when MySQL answers; `last_error` says why not."""
+        """True when MySQL answers and the table exists; `last_error` says why not."""
         try:
-            self._execute([])
-        except (StoreUnavailable, RowRejected) as err:
+            with self._connection() as cnx:
+                cursor = cnx.cursor()
+                cursor.execute(TABLE_EXISTS_SQL)
+                (found,) = cursor.fetchone()
+                cursor.close()
+                cnx.rollback()
+        except mysql.connector.Error as err:
             self.last_error = str(err)
             return False
-        self.last_error = ""
-        return True
-
-    def count(self) -> int:
-        """Rows logged so far (readiness detail and tests)."""
-        with self._connection() as cnx:
-            cursor = cnx.cursor()
-            cursor.execute("SELECT COUNT(*) FROM Imagens")
-            (n,) = cursor.fetchone()
-            cursor.close()
-            cnx.rollback()
-            return int(n)
+        self.table_missing = not found
+        self.last_error = f"table {self.database}.Imagens does not exist" if not found else ""
+        return bool(found)
 
     def _execute(self, records: list[LogRecord]) -> None:
         for record in records:
@@ -141,9 +178,9 @@ class Store:
         except mysql.connector.Error as err:
             if isinstance(err, PER_ROW_ERRORS):
                 raise RowRejected(str(err)) from err
-            if err.errno == errorcode.ER_NO_SUCH_TABLE:
-                self._pool = None  # someone dropped it: the schema is re-applied on reconnect
-            # Anything else (server down, lost connection, wrong password) may heal: the rows wait.
+            self.table_missing = err.errno == errorcode.ER_NO_SUCH_TABLE
+            # Anything else (server down, lost connection, wrong password, table dropped) may
+            # heal: the rows wait in the spool.
             raise StoreUnavailable(str(err)) from err
 
     def _check_size(self, record: LogRecord) -> None:
@@ -160,42 +197,25 @@ class Store:
     def _get_pool(self) -> pooling.MySQLConnectionPool:
         with self._lock:
             if self._pool is None:
-                self.apply_schema()
-                self._pool = pooling.MySQLConnectionPool(
+                pool = pooling.MySQLConnectionPool(
                     pool_name=f"ddd-{id(self)}", pool_size=self.pool_size,
                     pool_reset_session=False, database=self.database, **self._params
                 )
+                self.max_allowed_packet = _session_packet_limit(pool)
+                self._pool = pool
             return self._pool
 
-    def apply_schema(self) -> None:
-        """Runs db/init.sql against the configured database name, idempotently."""
-        statements = schema_statements(self.schema_file.read_text())
-        cnx = mysql.connector.connect(**self._params)
-        try:
-            cursor = cnx.cursor()
-            cursor.execute(f"CREATE DATABASE IF NOT EXISTS `{self.database}`"
-                           " CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
-            cursor.execute(f"USE `{self.database}`")
-            for statement in statements:
-                cursor.execute(statement)
-            self.max_allowed_packet = self._raise_packet_limit(cursor)
-            cursor.close()
-            cnx.commit()
-        finally:
-            cnx.close()
 
-    def _raise_packet_limit(self, cursor) -> int:
-        cursor.execute("SELECT @@GLOBAL.max_allowed_packet")
+def _session_packet_limit(pool: pooling.MySQLConnectionPool) -> int:
+    cnx = pool.get_connection()
+    try:
+        cursor = cnx.cursor()
+        cursor.execute("SELECT @@max_allowed_packet")
         (limit,) = cursor.fetchone()
-        if limit < self.wanted_packet:
-            try:
-                cursor.execute("SET GLOBAL max_allowed_packet = %s", (self.wanted_packet,))
-                limit = self.wanted_packet
-            except mysql.connector.Error as err:
-                log.warning("max_allowed_packet is %d, below the %d that the largest requests need,"
-                            " and cannot be raised (%s): rows bigger than that go to the spool's"
-                            " rejected file", limit, self.wanted_packet, err.msg)
+        cursor.close()
         return int(limit)
+    finally:
+        cnx.close()
 
 
 def _insert_once(cursor, record: LogRecord) -> None:
@@ -235,11 +255,3 @@ class _Borrowed:
         finally:
             self.cnx.close()
             self.store._slots.release()
-
-
-def schema_statements(sql: str) -> list[str]:
-    """The statements of init.sql except those naming the database, which is configurable."""
-    lines = [line for line in sql.splitlines() if not line.lstrip().startswith("--")]
-    # A statement ends with ';' at the end of a line (a ';' inside a COMMENT string does not).
-    statements = [s.strip() for s in re.split(r";\s*$", "\n".join(lines), flags=re.M) if s.strip()]
-    return [s for s in statements if not re.match(r"(CREATE\s+DATABASE|USE)\b", s, re.I)]

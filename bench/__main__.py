@@ -30,7 +30,7 @@ from bench.direct import add_direct_args, ratios, run_direct
 from bench.measure import Result, header, measure, megapixels, row
 from bench.pages import add_source_args, load_pages
 from bench.processes import running_api, running_model_server
-from bench.rows import count_rows, drop_database
+from bench.rows import count_rows, create_database, drop_database
 
 TARGETS = ("forward", "model", "serving", "direct", "api", "api-serving", "api-grpc")
 SERVING_FLAGS = ["--rest_api_timeout_in_ms=900000"]  # A4 float pages over JSON take a while
@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> None:
     targets = args.targets.split(",")
     levels = [int(c) for c in args.concurrency.split(",")]
     pages = {size: load_pages(args.data, size) for size in args.sizes.split(",")}
-    database = f"ddd_bench_{uuid.uuid4().hex[:8]}"
+    database = create_database(f"ddd_bench_{uuid.uuid4().hex[:8]}")
     api_env = {"MODEL_DIR": str(args.model_dir), "MYSQL_DATABASE": database,
                **dict(item.split("=", 1) for item in args.api_env)}
     logs = Path(tempfile.mkdtemp(prefix="ddd-bench-"))

@@ -24,7 +24,7 @@ import requests
 
 from bench.pages import add_source_args, load_pages
 from bench.processes import running_api
-from bench.rows import count_rows, drop_database
+from bench.rows import count_rows, create_database, drop_database
 
 
 def worker_rss_mib(master_pid: int) -> dict[int, float]:
@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
 
     pages = load_pages(args.data, args.size) + load_pages(args.data, "540x258")
     bodies = [{"imgb64_dirty": base64.b64encode(p).decode()} for p in pages]
-    database = f"ddd_load_{uuid.uuid4().hex[:8]}"
+    database = create_database(f"ddd_load_{uuid.uuid4().hex[:8]}")
     logs = Path(tempfile.mkdtemp(prefix="ddd-load-"))
     env = {"MODEL_DIR": str(args.model_dir), "MYSQL_DATABASE": database,
            "SPOOL_DIR": str(logs / "spool"), **dict(i.split("=", 1) for i in args.api_env)}

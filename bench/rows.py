@@ -5,12 +5,18 @@ from __future__ import annotations
 import mysql.connector
 
 from api.config import from_env
+from api.schema import apply_schema
+from api.store import connection_params
 
 
 def _connect(database: str | None = None):
-    cfg = from_env()
-    return mysql.connector.connect(host=cfg.mysql_host, port=cfg.mysql_port, user=cfg.mysql_user,
-                                   password=cfg.mysql_password, database=database)
+    return mysql.connector.connect(**connection_params(from_env()), database=database)
+
+
+def create_database(database: str) -> str:
+    """A throw-away database with the schema, made by the schema step as in production."""
+    apply_schema(from_env().with_overrides({"mysql_database": database}))
+    return database
 
 
 def count_rows(database: str) -> tuple[int, int]:

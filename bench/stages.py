@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 import numpy as np
 
 from bench.pages import add_source_args, load_pages
-from bench.rows import drop_database
+from bench.rows import create_database, drop_database
 
 
 def median_ms(call: Callable[[], object], repeats: int) -> float:
@@ -39,13 +39,14 @@ def stages(page: bytes, backend, store, max_bytes: int, max_pixels: int, repeats
     import tensorflow as tf
 
     from api.codec import decode_base64, read_page, to_data_url
+    from api.pipeline import run_model
     from api.store import LogRecord
 
     body = json.dumps({"imgb64_dirty": base64.b64encode(page).decode()})
     text = json.loads(body)["imgb64_dirty"]
     data = decode_base64(text, max_bytes)
     checked = read_page(data, max_pixels)
-    clean = backend.clean(checked.data)
+    clean = run_model(backend, checked)
     pixels = tf.io.decode_png(clean)
     url = to_data_url(clean)
     answer = {"codigo_retorno": 0, "mensagem": "Imagem processada com sucesso",
@@ -59,7 +60,7 @@ def stages(page: bytes, backend, store, max_bytes: int, max_pixels: int, repeats
         "json parse": median_ms(lambda: json.loads(body), repeats),
         "base64 decode": median_ms(lambda: decode_base64(text, max_bytes), repeats),
         "header checks": median_ms(lambda: read_page(data, max_pixels), repeats),
-        "model call": median_ms(lambda: backend.clean(checked.data), repeats),
+        "model call": median_ms(lambda: run_model(backend, checked), repeats),
         "  of which PNG decode": median_ms(lambda: tf.io.decode_image(checked.data), repeats),
         "  of which PNG encode": median_ms(lambda: tf.io.encode_png(pixels, png_compression),
                                             repeats),
@@ -81,7 +82,7 @@ def main(argv: list[str] | None = None) -> None:
     from api.store import Store
 
     cfg = from_env()
-    database = f"bench_stages_{uuid.uuid4().hex[:8]}"
+    database = create_database(f"bench_stages_{uuid.uuid4().hex[:8]}")
     backend = InProcessBackend(str(args.model_dir), intra_op_threads=cfg.tf_intra_op_threads,
                                inter_op_threads=cfg.tf_inter_op_threads)
     store = Store.from_config(cfg, database=database, pool_size=1)

@@ -78,10 +78,11 @@ def page_png(width: int = 64, height: int = 48, seed: int = 0) -> bytes:
 # --- The service under test: real MariaDB (throw-away database), real HTTP server ---------------
 
 def mysql_params() -> dict:
-    return {"host": os.environ.get("MYSQL_HOST", "127.0.0.1"),
-            "port": int(os.environ.get("MYSQL_PORT", "3306")),
-            "user": os.environ.get("MYSQL_USER", "root"),
-            "password": os.environ.get("MYSQL_PASSWORD", "")}
+    """The service's own connection settings (api/config.py's environment)."""
+    from api.config import from_env
+    from api.store import connection_params
+
+    return connection_params(from_env())
 
 
 class Database:
@@ -124,14 +125,20 @@ class Database:
 
 @pytest.fixture(scope="session")
 def make_database():
-    """Factory of throw-away databases, all dropped at the end of the session."""
+    """Factory of throw-away databases with the schema applied by the schema step (the service
+    never creates it), all dropped at the end of the session."""
     import uuid
+
+    from api.config import from_env
+    from api.schema import apply_schema
 
     made: list[Database] = []
 
-    def make() -> Database:
+    def make(schema: bool = True) -> Database:
         database = Database(f"ddd_test_{uuid.uuid4().hex[:12]}")
         made.append(database)
+        if schema:
+            apply_schema(from_env().with_overrides({"mysql_database": database.name}))
         return database
 
     yield make
@@ -196,6 +203,7 @@ def start_server(tiny_model_base, make_database, tmp_path_factory):
 
 
 def mysql_params_config() -> dict:
+    """Config overrides naming the same server as mysql_params()."""
     params = mysql_params()
     return {"mysql_host": params["host"], "mysql_port": params["port"],
             "mysql_user": params["user"], "mysql_password": params["password"]}

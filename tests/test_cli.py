@@ -57,8 +57,9 @@ def test_in_process_cleans_a_folder_and_reports_the_bad_file(capsys, pages, tmp_
     assert status == 1
     assert_cleaned(out)
     assert "3 of 4 pages cleaned" in err
-    assert (f"failed: {pages / 'sub' / 'bad.png'}: code 3, {MESSAGES[Code.BAD_IMAGE]} "
-            "(os bytes não são uma imagem reconhecida)") in err
+    assert (f"failed: {pages / 'sub' / 'bad.png'}: code 3, not a readable image (PNG, JPEG, "
+            "GIF, BMP, TIFF or WebP), or damaged (os bytes não são uma imagem reconhecida") in err
+    assert MESSAGES[Code.BAD_IMAGE] not in err  # the API's words about its JSON key
 
 
 def test_url_mode_writes_the_same_bytes_and_logs_rows(capsys, live, pages, tmp_path,
@@ -70,7 +71,7 @@ def test_url_mode_writes_the_same_bytes_and_logs_rows(capsys, live, pages, tmp_p
                       "--workers", "3")
     assert status == 1
     assert database.count() == before + 4  # every page, the failed one too, has its row
-    assert "code 3" in err and "[request " in err
+    assert "code 3, not a readable image" in err and "[request " in err
     run(capsys, str(pages), "-o", str(local), "--model-dir", str(tiny_model_base))
     assert assert_cleaned(remote) == assert_cleaned(local)
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from api.codec import decode_base64, normalise, png_size, read_page, to_data_url
+from api.codec import decode_base64, encode_png, normalise, png_size, read_page, to_data_url
 from api.codes import ApiError, Code
 from tests.conftest import decode_clean, encode, page_array
 
@@ -153,7 +153,7 @@ def test_bad_base64(value, code):
 
 
 def test_normalised_png_and_data_url_round_trip():
-    png = normalise(Image.open(io.BytesIO(encode(gray(33, 17).convert("RGB"), "BMP"))))
+    png = encode_png(normalise(Image.open(io.BytesIO(encode(gray(33, 17).convert("RGB"), "BMP")))))
     assert png_size(png) == (33, 17)
     url = to_data_url(png)
     assert url.startswith("data:image/png;base64,")

@@ -64,21 +64,29 @@ def test_cut_during_a_run_of_requests_loses_nothing(start_server, proxy):
     with ThreadPoolExecutor(4) as pool:
         for _ in range(4):
             pool.submit(sender)
-        wait_for(lambda: len(ids) >= 20, message="20 requests before the cut")
-        proxy.cut()
-        cut_at = len(ids)
-        wait_for(lambda: len(ids) >= cut_at + 20, message="20 requests during the outage")
-        ready = requests.get(server.url + "/ready", timeout=30).json()
-        assert ready["status"] == "degraded" and ready["database"]["reachable"] is False
-        assert ready["spool"]["pending"] > 0
-        proxy.restore()
-        restored_at = len(ids)
-        wait_for(lambda: len(ids) >= restored_at + 20, message="20 requests after the outage")
-        stop_sending.set()
+        try:
+            wait_for(lambda: len(ids) >= 20, message="20 requests before the cut")
+            proxy.cut()
+            cut_at = len(ids)
+            wait_for(lambda: len(ids) >= cut_at + 20, message="20 requests during the outage")
+            wait_for(lambda: requests.get(server.url + "/ready", timeout=30).json()
+                     == {"status": "degraded"}, message="readiness degraded")
+            assert server.services.spool.depth() > 0
+            proxy.restore()
+            restored_at = len(ids)
+            wait_for(lambda: len(ids) >= restored_at + 20, message="20 requests after the outage")
+        finally:
+            stop_sending.set()
     assert not failures, failures[:3]
     wait_for(lambda: not server.services.spool.has_pending(), message="spool replayed")
     assert_one_row_each(database, ids)
     assert server.services.spool.rejected() == 0
+
+
+def requests_in_flight(url: str) -> float:
+    text = requests.get(url + "/metrics", timeout=10).text
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith("ddd_requests_in_flight "))
 
 
 def api_env(database, proxy, spool_dir, model_base, **extra) -> dict[str, str]:
@@ -119,7 +127,7 @@ def test_sigterm_finishes_in_flight_requests_and_flushes_the_spool(
         with ThreadPoolExecutor(2) as pool:
             in_flight = [pool.submit(requests.post, api.url + "/remove_background", json=big,
                                      timeout=120) for _ in range(2)]
-            time.sleep(0.3)
+            wait_for(lambda: requests_in_flight(api.url) == 2, message="2 requests in flight")
             assert stop(api) == 0
             responses = [f.result() for f in in_flight]
     assert [r.json()["codigo_retorno"] for r in responses] == [0, 0]

@@ -205,7 +205,7 @@ def test_model_server_down_is_code_5_quickly(start_server):
 
     ready = requests.get(server.url + "/ready", timeout=10)
     assert ready.status_code == 503
-    assert ready.json()["model"]["ready"] is False
+    assert ready.json() == {"status": "unavailable"}
 
 
 def test_api_key_when_configured(start_server):
@@ -241,11 +241,27 @@ def test_health_and_ready(live):
     assert requests.get(server.url + "/health", timeout=5).json() == {"status": "ok"}
     ready = requests.get(server.url + "/ready", timeout=5)
     assert ready.status_code == 200
-    detail = ready.json()
-    assert detail["status"] == "ready"
+    assert ready.json() == {"status": "ready"}  # no API key configured: never any detail
+
+
+def test_ready_details_need_the_api_key(start_server):
+    """Strangers learn the status only: no MySQL error text, host, user, URL or spool path."""
+    import requests
+
+    server, database = start_server(api_key="s3cret", mysql_port=closed_port(),
+                                    mysql_connect_timeout=1)
+    stranger = requests.get(server.url + "/ready", timeout=10)
+    assert stranger.status_code == 200
+    assert stranger.json() == {"status": "degraded"}
+    for secret in ("127.0.0.1", "root", str(server.services.spool.directory), "Can't connect"):
+        assert secret not in stranger.text
+    operator = requests.get(server.url + "/ready", headers={"X-API-Key": "s3cret"}, timeout=10)
+    detail = operator.json()
+    assert detail["status"] == "degraded"
     assert detail["model"] == {"ready": True, "backend": "in-process", "version": "1"}
-    assert detail["database"]["reachable"] is True
-    assert detail["spool"]["pending"] == 0
+    assert detail["database"]["reachable"] is False and detail["database"]["error"]
+    assert detail["spool"] == {"pending": 0, "rejected": 0,
+                               "dir": str(server.services.spool.directory)}
 
 
 def test_request_id_header_is_unique_and_matches_row(live):

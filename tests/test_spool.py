@@ -9,6 +9,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from api.request_log import RequestLog
 from api.spool import Spool
 from tests.conftest import ROOT
@@ -141,3 +143,80 @@ def test_background_replay_empties_the_spool(make_database, tmp_path):
     finally:
         log.close()
     assert database.count() == 1
+
+
+def test_depth_is_a_count_read_without_the_writers_lock(tmp_path):
+    """/ready and /metrics read a number: a writer holding the lock (a slow fsync) cannot stall
+    them, and a big spool is not read again at every scrape."""
+    import fcntl
+    import threading
+
+    spool = Spool(tmp_path)
+    for i in range(300):
+        spool.append({"n": i})
+    rows, end = spool.read_batch(100)
+    spool.commit(end)
+    with (tmp_path / "spool.lock").open("a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        answers: list[int] = []
+        reader = threading.Thread(target=lambda: answers.append(spool.depth()))
+        reader.start()
+        reader.join(timeout=10)
+        fcntl.flock(held, fcntl.LOCK_UN)
+    assert answers == [200]
+
+
+def test_counts_are_rebuilt_when_a_crash_left_them_stale(tmp_path):
+    spool = Spool(tmp_path)
+    for i in range(5):
+        spool.append({"n": i})
+    spool.reject({"bad": 1})
+    spool.counts_path.write_text("99 0\n")  # as if a process died between the row and the count
+    assert (Spool(tmp_path).depth(), Spool(tmp_path).rejected()) == (5, 1)
+
+
+def test_bounded_spool_refuses_rows_at_the_bound(tmp_path):
+    from api.spool import SpoolFull
+
+    spool = Spool(tmp_path, max_bytes=2000)
+    spool.append({"pad": "x" * 900})
+    spool.append({"pad": "x" * 900})
+    with pytest.raises(SpoolFull):
+        spool.append({"pad": "x" * 900})
+    assert spool.depth() == 2
+    drain_all(spool)
+    spool.append({"pad": "x" * 900})  # room again once replayed
+
+
+def test_line_that_is_json_but_not_a_row_does_not_block_the_rest(make_database, tmp_path):
+    database = make_database()
+    spool = Spool(tmp_path)
+    good = [record() for _ in range(3)]
+    spool.append(good[0].to_json())
+    spool.append({"not": "a row"})
+    spool.append({**record().to_json(), "codigo_retorno": "zero"})
+    spool.append(good[1].to_json())
+    log = RequestLog(make_store(database.name), spool)
+    log.drain()
+    assert log.write(good[2]) == "db"  # nothing left waiting in front of new rows
+    rows = database.query("SELECT request_id FROM Imagens ORDER BY ID")
+    ids = [row["request_id"] for row in rows]
+    assert ids == [r.request_id for r in good]
+    assert spool.rejected() == 2 and spool.depth() == 0
+    kept = [json.loads(line) for line in spool.rejected_path.read_text().splitlines()]
+    assert kept[0] == {"not": "a row"}
+
+
+def test_row_with_lone_surrogates_survives_the_spool(make_database, tmp_path):
+    from api.store import storable_text
+
+    database = make_database()
+    spool = Spool(tmp_path)
+    row = record(imgb64_dirty="\ud800 as sent")  # what a careless caller could build
+    spool.append(row.to_json())
+    stored = record(imgb64_dirty=storable_text("\ud800 as sent"))
+    spool.append(stored.to_json())
+    rows = drain_all(Spool(tmp_path))
+    assert rows[0]["imgb64_dirty"] == "\ud800 as sent"
+    RequestLog(make_store(database.name), spool).write(stored)
+    assert json.loads(database.row(stored.request_id)["imgb64_dirty"]) == "\ud800 as sent"

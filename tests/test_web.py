@@ -151,7 +151,8 @@ def test_dropped_text_file_shows_code_3_in_plain_words(live, open_page):
     assert page.text_content("#error-code") == "3"
     assert page.text_content("#error-message") == MESSAGES[Code.BAD_IMAGE]
     assert "não é uma imagem que o serviço consiga ler" in page.text_content("#error-explain")
-    assert page.text_content("#error-detail") == "os bytes não são uma imagem reconhecida"
+    assert page.text_content("#error-detail") == ("os bytes não são uma imagem reconhecida"
+                                                     " (PNG, JPEG, GIF, BMP, TIFF, WEBP)")
     assert page.is_hidden("#result") and page.is_hidden("#spinner")
     assert page.eval_on_selector("#file", "input => input.files[0].name") == "notas.png"
     shoot(page, "web-error.png")

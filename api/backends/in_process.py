@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 
 from api.backends import BackendUnavailable, InvalidImage
+from api.tf_runtime import import_tensorflow
 from serving.model_versions import latest_version
 
 __all__ = ["InProcessBackend", "latest_version"]  # latest_version: for benchmarks and tests
@@ -19,10 +20,8 @@ class InProcessBackend:
 
     def __init__(self, model_dir: str, version: str = "", *, intra_op_threads: int = 0,
                  inter_op_threads: int = 0) -> None:
-        import tensorflow as tf
-
+        tf = import_tensorflow(intra_op_threads, inter_op_threads)
         self._tf = tf
-        _set_threads(tf, intra_op_threads, inter_op_threads)
         base = Path(model_dir)
         path = base / version if version else latest_version(base)
         self._version = path.name
@@ -49,16 +48,6 @@ class InProcessBackend:
 
     def close(self) -> None:
         pass
-
-
-def _set_threads(tf, intra: int, inter: int) -> None:
-    try:
-        if intra:
-            tf.config.threading.set_intra_op_parallelism_threads(intra)
-        if inter:
-            tf.config.threading.set_inter_op_parallelism_threads(inter)
-    except RuntimeError:
-        log.warning("TensorFlow already initialised: thread settings left as they are")
 
 
 def _blank_png() -> bytes:

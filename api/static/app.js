@@ -12,6 +12,7 @@ const EXPLAIN = {
   5: "O modelo que limpa as páginas não respondeu agora. Espere um pouco e tente de novo.",
   6: "Este serviço exige uma chave de API: preencha o campo “Chave de API” e envie de novo.",
   7: "Erro inesperado no serviço. Tente de novo; se continuar, informe o número do pedido à equipe.",
+  8: "O serviço não conseguiu registrar o pedido agora, então não devolveu a página. Espere um pouco e tente de novo.",
 };
 
 const $ = (id) => document.getElementById(id);

@@ -1,0 +1,75 @@
+"""One page's way through the service: base64 → header checks → pixels → model → PNG.
+
+The route, the CLI and the benchmarks all call this, so limits, codes and bytes are the same
+everywhere. Errors are ApiError with the code the client gets; once the page's size is known it
+rides along (`page_size`) for the log row.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from api.backends import BackendUnavailable, InvalidImage, ModelBackend
+from api.budget import PixelBudget
+from api.codec import (
+    TOO_LARGE_DETAIL,
+    Page,
+    check_header,
+    decode_base64,
+    png_size,
+    prepare_page,
+)
+from api.codes import ApiError, Code
+from api.config import Config
+
+log = logging.getLogger(__name__)
+MODEL_DOWN_DETAIL = "o modelo não respondeu; tente novamente"
+
+
+@dataclass(frozen=True)
+class Cleaned:
+    png: bytes
+    width: int
+    height: int
+
+
+def clean_text(value: object, backend: ModelBackend, config: Config,
+               budget: PixelBudget) -> Cleaned:
+    """The API's entry: the JSON value of imgb64_dirty."""
+    return clean_bytes(decode_base64(value, config.max_image_bytes), backend, config, budget)
+
+
+def clean_bytes(data: bytes, backend: ModelBackend, config: Config,
+                budget: PixelBudget) -> Cleaned:
+    """Encoded image bytes in, the cleaned page as PNG out."""
+    if len(data) > config.max_image_bytes:
+        raise ApiError(Code.TOO_LARGE, TOO_LARGE_DETAIL.format(max_bytes=config.max_image_bytes))
+    header = check_header(data, config.max_pixels)
+    size = (header.width, header.height)
+    try:
+        with budget.hold(header.pixels):
+            page = prepare_page(header, data)
+            size = (page.width, page.height)
+            png = run_model(backend, page)
+    except ApiError as err:
+        err.page_size = size
+        raise
+    return Cleaned(png, page.width, page.height)
+
+
+def run_model(backend: ModelBackend, page: Page) -> bytes:
+    """The model's answer, checked to have the page's size."""
+    try:
+        png = backend.clean(page.data)
+    except InvalidImage as err:
+        # The model's own message names graph nodes: it goes to the log, not to the client.
+        log.info("model could not decode the %s image: %s", page.source_format, err)
+        raise ApiError(Code.BAD_IMAGE, f"imagem {page.source_format} corrompida ou truncada"
+                       ) from None
+    except BackendUnavailable as err:
+        log.warning("model backend unavailable: %s", err)
+        raise ApiError(Code.MODEL_UNAVAILABLE, MODEL_DOWN_DETAIL) from None
+    if png_size(png) != (page.width, page.height):
+        raise ApiError(Code.INTERNAL, "o modelo devolveu uma imagem de outro tamanho")
+    return png

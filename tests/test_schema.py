@@ -1,0 +1,56 @@
+"""The schema step (`python -m api.schema`): idempotent, never drops, raises the packet limit."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import uuid
+from datetime import datetime
+
+from api.config import ROOT, from_env
+from api.schema import apply_schema, schema_statements
+from api.store import LogRecord, Store
+from tests.conftest import mysql_params
+
+
+def test_statements_skip_database_naming_only():
+    statements = schema_statements((ROOT / "db" / "init.sql").read_text())
+    assert len(statements) == 1
+    assert statements[0].startswith("CREATE TABLE IF NOT EXISTS Imagens")
+    assert not any(word in s.upper() for s in statements for word in ("DROP", "TRUNCATE"))
+
+
+def test_applied_again_keeps_rows_and_raises_the_packet_limit(make_database):
+    database = make_database()
+    config = from_env().with_overrides({"mysql_database": database.name})
+    store = Store(mysql_params(), database.name, pool_size=1)
+    store.insert(LogRecord(uuid.uuid4().hex, datetime(2026, 1, 1), 0))
+    assert apply_schema(config) >= 256 * 1024 * 1024
+    assert apply_schema(config) >= 256 * 1024 * 1024  # a second start
+    assert database.count() == 1
+
+
+def test_runs_as_a_command_and_creates_a_missing_table(make_database):
+    database = make_database(schema=False)
+    result = subprocess.run([sys.executable, "-m", "api.schema"], cwd=ROOT, timeout=60,
+                            capture_output=True, text=True,
+                            env={**_env(), "MYSQL_DATABASE": database.name})
+    assert result.returncode == 0, result.stderr
+    assert f"{database.name}.Imagens is in place" in result.stdout
+    assert database.count() == 0
+
+
+def test_unreachable_server_fails_with_a_clear_line(tmp_path):
+    from tests.test_routes import closed_port
+
+    result = subprocess.run([sys.executable, "-m", "api.schema"], cwd=ROOT, timeout=60,
+                            capture_output=True, text=True,
+                            env={**_env(), "MYSQL_PORT": str(closed_port())})
+    assert result.returncode == 1
+    assert result.stderr.startswith("schema: MySQL at 127.0.0.1:")
+
+
+def _env() -> dict[str, str]:
+    import os
+
+    return {key: value for key, value in os.environ.items() if key != "MYSQL_DATABASE"}

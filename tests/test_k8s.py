@@ -312,7 +312,7 @@ def test_ingress_body_limit_and_timeouts_follow_the_api(objects):
     assert int(notes[prefix + "proxy-body-size"]) == config.max_request_bytes
     assert notes[prefix + "proxy-request-buffering"] == "on"
     assert int(notes[prefix + "proxy-read-timeout"]) > config.tf_serving_timeout
-    assert notes[prefix + "proxy-next-upstream"] == "off"
+    assert notes[prefix + "proxy-next-upstream"] == "error"  # as compose's front
     paths = [p for rule in ingress["spec"]["rules"] for p in rule["http"]["paths"]]
     assert {p["backend"]["service"]["name"] for p in paths} == {"api"}
     assert "/metrics" not in {p["path"] for p in paths}

@@ -4,6 +4,7 @@ strict mode, and checked against compose and api/config.py, the sources it must 
 from __future__ import annotations
 
 import filecmp
+import functools
 import os
 import re
 import shutil
@@ -37,7 +38,9 @@ def kubectl() -> str:
     return found
 
 
+@functools.cache
 def render(overlay: str) -> list[dict]:
+    """The overlay as kustomize builds it (once per session; callers do not modify it)."""
     out = subprocess.run([kubectl(), "kustomize", str(K8S / "overlays" / overlay)],
                          capture_output=True, text=True, check=False)
     assert out.returncode == 0, out.stderr

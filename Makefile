@@ -31,6 +31,7 @@ run-stack: setup
 test: setup
 	scripts/ensure_mariadb.sh
 	scripts/ensure_browser.sh
+	scripts/ensure_nginx.sh
 	$(PY) -m pytest
 
 lint: setup

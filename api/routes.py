@@ -25,6 +25,7 @@ KEY = "imgb64_dirty"
 KEY_DETAIL = "envie a chave no cabeçalho X-API-Key"
 LOG_DETAIL = ("a requisição não pôde ser registrada (banco de dados e fila local indisponíveis);"
               " tente novamente")
+BODY_TOO_LARGE_DETAIL = "corpo da requisição excede o limite"
 JSON_VALUE_MARKS = (b",", b":", b"[", b"{")
 bp = Blueprint("api", __name__)
 log = logging.getLogger("api.requests")
@@ -125,12 +126,15 @@ def has_api_key(req: Request, api_key: str) -> bool:
 
 
 def read_body(req: Request) -> bytes:
+    if req.headers.get("X-Front-Refused") == "413":
+        # The nginx front did not read a body over the limit, and asks for its row and answer.
+        raise ApiError(Code.TOO_LARGE, BODY_TOO_LARGE_DETAIL)
     if not (req.mimetype == "application/json" or req.mimetype.endswith("+json")):
         raise ApiError(Code.BAD_REQUEST, "Content-Type deve ser application/json")
     try:
         return req.get_data(cache=False)
     except RequestEntityTooLarge:
-        raise ApiError(Code.TOO_LARGE, "corpo da requisição excede o limite") from None
+        raise ApiError(Code.TOO_LARGE, BODY_TOO_LARGE_DETAIL) from None
 
 
 def parse_json(raw: bytes, max_values: int) -> object:

@@ -11,6 +11,9 @@ so that `rows` can check the db container's Imagens table against exactly what w
   compose_check.py ready  URL --expect 200|503 [--wait SECONDS]
   compose_check.py get    URL PATH...   (each must answer 200: files and routes in the image)
   compose_check.py rows   LEDGER < tab-separated "request_id codigo_retorno largura altura"
+  compose_check.py trickle URL LEDGER --data DIR [--connections 64] [--count 6] [--factor 2]
+  compose_check.py oversize URL LEDGER --bytes N   (a body over the front's limit: code 4, row)
+  compose_check.py metrics LEDGER < the API's /metrics text (counts = the ledger's, exactly)
 
 Each command prints what it measured and exits 1 with the reason when a check fails.
 """
@@ -20,8 +23,10 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import socket
 import struct
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -107,12 +112,7 @@ def check_clean(entry: dict) -> None:
 
 
 def cmd_pages(args) -> None:
-    pages = sorted(Path(args.data).glob("*.png"), key=lambda p: (len(p.stem), p.stem))
-    if len(pages) < args.count:
-        raise CheckFailed(f"{args.data}: {len(pages)} PNG pages, {args.count} wanted")
-    # Spread over the folder, so both page sizes come up; --offset picks other pages.
-    step = len(pages) // args.count
-    chosen = pages[args.offset % step::step][: args.count]
+    chosen = chosen_pages(args.data, args.count, args.offset)
 
     def one(path: Path) -> dict:
         entry = send(args.url, args.ledger, path.read_bytes(), f"page {path.name}")
@@ -242,10 +242,110 @@ def cmd_rows(args) -> None:
           f" codigo_retorno ({summary})")
 
 
+def chosen_pages(folder: str, count: int, offset: int = 0) -> list[Path]:
+    pages = sorted(Path(folder).glob("*.png"), key=lambda p: (len(p.stem), p.stem))
+    if len(pages) < count:
+        raise CheckFailed(f"{folder}: {len(pages)} PNG pages, {count} wanted")
+    # Spread over the folder, so both page sizes come up; offset picks other pages.
+    step = len(pages) // count
+    return pages[offset % step::step][:count]
+
+
+class Tricklers:
+    """Connections that send a request's headers, then one body byte per second."""
+
+    def __init__(self, url: str, count: int) -> None:
+        host, port = url.removeprefix("http://").rstrip("/").split(":")
+        self.sockets = [socket.create_connection((host, int(port)), timeout=10)
+                        for _ in range(count)]
+        for sock in self.sockets:
+            sock.sendall(b"POST /remove_background HTTP/1.1\r\nHost: x\r\n"
+                         b"Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n")
+        self.rounds = 0
+        self.failed = 0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while not self.stop.wait(1.0):
+            for sock in self.sockets:
+                try:
+                    sock.send(b" ")
+                except OSError:
+                    self.failed += 1
+            self.rounds += 1
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join()
+        for sock in self.sockets:
+            sock.close()
+
+
+def cmd_trickle(args) -> None:
+    """Real pages cleaned one after another, alone and then while --connections clients trickle
+    their bodies a byte a second: the median may grow at most --factor times."""
+    pages = [path.read_bytes() for path in chosen_pages(args.data, args.count)]
+
+    def median_seconds(note: str) -> float:
+        seconds = []
+        for page in pages:
+            entry = send(args.url, args.ledger, page, note)
+            check_clean(entry)
+            seconds.append(entry["seconds"])
+        return sorted(seconds)[len(seconds) // 2]
+
+    alone = median_seconds("page, alone")
+    tricklers = Tricklers(args.url, args.connections)
+    try:
+        while tricklers.rounds < 1:
+            time.sleep(0.1)
+        during = median_seconds(f"page, {args.connections} trickling")
+        rounds = tricklers.rounds
+    finally:
+        tricklers.close()
+    print(f"  {len(pages)} real pages: median {alone:.3f}s alone, {during:.3f}s with"
+          f" {args.connections} connections trickling a byte a second ({during / alone:.2f}x;"
+          f" {rounds} rounds of bytes sent, {tricklers.failed} sends refused)")
+    if during > args.factor * alone:
+        raise CheckFailed(f"pages took {during / alone:.2f}x their usual time while clients"
+                          f" trickled (at most {args.factor:g}x allowed)")
+
+
+def cmd_oversize(args) -> None:
+    payload = {"imgb64_dirty": "A" * args.bytes}
+    status, body, request_id, seconds = post_page(args.url, payload)
+    record(args.ledger, {"request_id": request_id, "code": body.get("codigo_retorno"),
+                         "status": status, "width": None, "height": None, "note": "oversize"})
+    if (status, body.get("codigo_retorno")) != (413, 4) or not request_id:
+        raise CheckFailed(f"{args.bytes}-byte image string: HTTP {status} code"
+                          f" {body.get('codigo_retorno')}, wanted HTTP 413 code 4 and a request id")
+    print(f"  {args.bytes / 2**20:.0f} MiB image string: HTTP 413, code 4 in {seconds:.2f}s"
+          f" ({body.get('detalhe')}); its row is checked with the others")
+
+
+def cmd_metrics(args) -> None:
+    """ddd_requests_total by code, summed over gunicorn's workers, equals what was sent."""
+    sent: dict[str, int] = {}
+    for line in args.ledger.read_text().splitlines():
+        if line.strip():
+            code = str(json.loads(line)["code"])
+            sent[code] = sent.get(code, 0) + 1
+    counted: dict[str, int] = {}
+    for line in sys.stdin.read().splitlines():
+        if line.startswith("ddd_requests_total{"):
+            code = line.split('codigo_retorno="', 1)[1].split('"', 1)[0]
+            counted[code] = counted.get(code, 0) + int(float(line.rsplit(" ", 1)[1]))
+    if counted != sent:
+        raise CheckFailed(f"/metrics counts {counted}, the ledger {sent}")
+    print(f"  /metrics (inside the network): ddd_requests_total {counted} = the requests sent")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    for name in ("pages", "bad", "outage", "recover", "ready"):
+    for name in ("pages", "bad", "outage", "recover", "ready", "trickle", "oversize"):
         p = sub.add_parser(name)
         p.add_argument("url")
         if name != "ready":
@@ -262,6 +362,13 @@ def main(argv: list[str] | None = None) -> int:
     sub.choices["recover"].add_argument("--wait", type=float, default=180)
     sub.choices["ready"].add_argument("--expect", type=int, required=True)
     sub.choices["ready"].add_argument("--wait", type=float, default=0)
+    sub.choices["trickle"].add_argument("--data", required=True)
+    sub.choices["trickle"].add_argument("--count", type=int, default=6)
+    sub.choices["trickle"].add_argument("--connections", type=int, default=64)
+    sub.choices["trickle"].add_argument("--factor", type=float, default=2.0)
+    sub.choices["oversize"].add_argument("--bytes", type=int, required=True)
+    metrics = sub.add_parser("metrics")
+    metrics.add_argument("ledger", type=Path)
     get = sub.add_parser("get")
     get.add_argument("url")
     get.add_argument("paths", nargs="+")

@@ -31,6 +31,7 @@ PYTHON=${PYTHON:-python3}
 BASE_IMAGE=ddd-standin/base:bookworm
 MYSQL_STANDIN=ddd-standin/mysql:8.4-mariadb
 TF_STANDIN=ddd-standin/tf-serving:2.19.1-py
+NGINX_STANDIN=ddd-standin/nginx:1.22-debian
 API_IMAGE=ddd-serving/api:standin-base
 export DOCKER_BUILDKIT=0  # the legacy builder: Debian's docker.io has no buildx plugin
 
@@ -38,6 +39,13 @@ log() { printf '\n=== %s\n' "$*"; }
 die() { printf '\ncompose-test FAILED: %s\n' "$*" >&2; exit 1; }
 passed=0
 check() { "$@"; passed=$((passed + 1)); }  # a check that passed is counted; one that fails exits
+get_code() {  # get_code PATH: the HTTP status the front answers
+  $PYTHON -c 'import sys, urllib.error, urllib.request as u
+try:
+    print(u.urlopen(sys.argv[1], timeout=10).status)
+except urllib.error.HTTPError as err:
+    print(err.code)' "$URL$1"
+}
 
 PHASES=()
 phase_start=0
@@ -97,8 +105,9 @@ fi
 # --- stand-in images ----------------------------------------------------------------------------
 phase "stand-in base image (debootstrap)"
 docker/standins/base/build.sh
-phase "stand-in MariaDB and TF-Serving images"
+phase "stand-in MariaDB, TF-Serving and nginx images"
 docker build -q --network host -t "$MYSQL_STANDIN" docker/standins/mysql
+docker build -q --network host -t "$NGINX_STANDIN" docker/standins/nginx
 docker build -q --network host -f docker/standins/tf-serving/Dockerfile -t "$TF_STANDIN" .
 
 # --- model --------------------------------------------------------------------------------------
@@ -132,8 +141,10 @@ umask 077
 cat >"$env_file" <<ENV
 MYSQL_ROOT_PASSWORD=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
 MYSQL_PASSWORD=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
+MYSQL_SCHEMA_PASSWORD=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
 MODELS_DIR=$MODELS_DIR
 API_PORT=$API_PORT
+FRONT_ADDRESS=127.0.0.1
 TF_SERVING_TIMEOUT=$TF_TIMEOUT
 TF_SERVING_GRPC_PORT=$GRPC_PORT
 TF_SERVING_REST_PORT=$REST_PORT
@@ -162,7 +173,15 @@ wait_healthy() {  # wait_healthy SERVICE SECONDS
 check wait_healthy db 180
 check wait_healthy serving 240
 check wait_healthy api 120
+check $PYTHON scripts/compose_check.py ready "$URL" --expect 200 --wait 60  # through the front
 compose ps
+published=$(docker ps --filter "label=com.docker.compose.project=$PROJECT" \
+  --format '{{.Label "com.docker.compose.service"}} {{.Ports}}' | grep -- '->' | cut -d' ' -f1 \
+  | sort -u | tr '\n' ' ')
+[ "$published" = "front serving " ] \
+  || die "published services: '$published' (wanted the front, and serving on loopback only)"
+echo "published: $published(serving on 127.0.0.1 only, for direct benchmarks)"
+passed=$((passed + 1))
 
 phase "checks: no TensorFlow in the API image, non-root"
 if out=$(docker run --rm "$API_IMAGE" python -c "import tensorflow" 2>&1); then
@@ -180,11 +199,25 @@ passed=$((passed + 1))
 # --- traffic ------------------------------------------------------------------------------------
 phase "real pages to $URL"
 check $PYTHON scripts/compose_check.py ready "$URL" --expect 200
-check $PYTHON scripts/compose_check.py get "$URL" /health / /static/app.js /openapi.json /metrics
+check $PYTHON scripts/compose_check.py get "$URL" /health / /static/app.js /openapi.json
+[ "$(get_code /metrics)" = 404 ] || die "/metrics answers outside the compose network"
+echo "  GET /metrics through the front: 404 (scraped inside the network only)"
+passed=$((passed + 1))
 check $PYTHON scripts/compose_check.py pages "$URL" "$ledger" --data "$DATA/test" --count "$PAGES"
 check $PYTHON scripts/compose_check.py pages "$URL" "$ledger" --data "$DATA/test" --count "$PAGES" \
   --threads 3 --offset 1
 check $PYTHON scripts/compose_check.py bad "$URL" "$ledger"
+check $PYTHON scripts/compose_check.py oversize "$URL" "$ledger" --bytes $((36 * 1024 * 1024))
+api_metrics() {  # the API's own /metrics, from inside its container (both gunicorn workers)
+  compose exec -T api python -c \
+    'import urllib.request as u; print(u.urlopen("http://127.0.0.1:3030/metrics").read().decode())'
+}
+check_metrics() { api_metrics | $PYTHON scripts/compose_check.py metrics "$ledger"; }
+check check_metrics
+
+phase "slow clients: 64 connections trickling a byte a second while real pages are cleaned"
+check $PYTHON scripts/compose_check.py trickle "$URL" "$ledger" --data "$DATA/test" \
+  --connections 64 --count 6 --factor 2
 
 db_rows() {  # the rows as the db container's root sees them, through `exec`, no published port
   compose exec -T db sh -c 'mysql -uroot -p"$MYSQL_ROOT_PASSWORD" -N -B -e \
@@ -193,8 +226,9 @@ db_rows() {  # the rows as the db container's root sees them, through `exec`, no
 check_rows() { db_rows | $PYTHON scripts/compose_check.py rows "$ledger"; }
 phase "rows in the db container"
 check check_rows
-# Least privilege: the API's user can add rows, not remove them or change the schema.
-for statement in "DELETE FROM ImagensAPi.Imagens" "UPDATE ImagensAPi.Imagens SET altura = 0" \
+# Least privilege: the API's user can add rows, not read, remove or change them, nor the schema.
+for statement in "SELECT COUNT(*) FROM ImagensAPi.Imagens" \
+    "DELETE FROM ImagensAPi.Imagens" "UPDATE ImagensAPi.Imagens SET altura = 0" \
     "DROP TABLE ImagensAPi.Imagens" \
     "ALTER TABLE ImagensAPi.Imagens ADD COLUMN x INT" "CREATE TABLE mysql.x (i INT)"; do
   if compose exec -T -e "SQL=$statement" db sh -c \
@@ -205,6 +239,18 @@ for statement in "DELETE FROM ImagensAPi.Imagens" "UPDATE ImagensAPi.Imagens SET
 done
 compose exec -T db sh -c 'mysql -h 127.0.0.1 -u"$MYSQL_API_USER" -p"$MYSQL_API_PASSWORD" -N \
   -e "SHOW GRANTS" 2>/dev/null'
+# The schema step's user changes the schema; it never deletes rows or drops the table.
+for statement in "DELETE FROM ImagensAPi.Imagens" "DROP TABLE ImagensAPi.Imagens"; do
+  if compose exec -T -e "SQL=$statement" db sh -c \
+      'mysql -h 127.0.0.1 -u"$MYSQL_SCHEMA_USER" -p"$MYSQL_SCHEMA_PASSWORD" -e "$SQL" 2>&1'; then
+    die "the schema step's MySQL user may run: $statement"
+  fi
+  passed=$((passed + 1))
+done
+migrate_exit=$(docker inspect -f '{{.State.ExitCode}}' "$(compose ps -q migrate)")
+[ "$migrate_exit" = 0 ] || die "the migrate service exited with $migrate_exit"
+echo "  migrate (python -m api.schema as the schema user) exited 0 before the API started"
+passed=$((passed + 1))
 
 # --- gRPC ---------------------------------------------------------------------------------------
 phase "direct client on serving's published ports: REST and gRPC, both signatures"
@@ -217,8 +263,8 @@ phase "API switched to gRPC (TF_SERVING_GRPC=serving:8500): real pages"
 echo "TF_SERVING_GRPC=serving:8500" >>"$env_file"
 compose up -d --no-deps api
 check wait_healthy api 120
-ready_backend=$($PYTHON -c 'import sys, urllib.request as u; print(u.urlopen(sys.argv[1] + "/ready", timeout=10).read().decode())' "$URL")
-case $ready_backend in *'"tf-serving-grpc"'*) echo "  /ready names the gRPC backend" ;;
+ready_backend=$(api_metrics | grep '^ddd_model_info')
+case $ready_backend in *'backend="tf-serving-grpc"'*) echo "  /metrics names the gRPC backend" ;;
   *) die "the API is not on gRPC: $ready_backend" ;; esac
 passed=$((passed + 1))
 check $PYTHON scripts/compose_check.py pages "$URL" "$ledger" --data "$DATA/test" --count "$PAGES" \

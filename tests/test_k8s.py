@@ -305,6 +305,15 @@ def test_copies_match_their_sources(objects):
         assert set(configs["db-init"]) == {p.name for p in init.iterdir()}
 
 
+def test_dev_database_gets_what_compose_gives_its_init_files():
+    objects = render("dev")
+    mysql = container(objects, "StatefulSet", "mysql")
+    db = compose()["services"]["db"]
+    assert {e["name"] for e in mysql["env"]} == set(db["environment"])
+    assert mysql["args"] == db["command"]
+    assert mysql["image"] == compose_default(db["image"])
+
+
 # --- the edge, termination and the network --------------------------------------------------------
 
 def test_ingress_body_limit_and_timeouts_follow_the_api(objects):

@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 DDD_DATA ?= $(abspath ../shared/data/noisyoffice-ddd)
 export DDD_DATA
 
-.PHONY: setup run run-stack test lint bench compose-test clean
+.PHONY: setup run run-stack test lint bench compose-test compose-scale-test clean
 
 setup: $(STAMP)
 
@@ -19,8 +19,8 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: setup
-	scripts/ensure_mariadb.sh
-	$(PY) -m api.schema
+	scripts/ensure_mariadb.sh --optional
+	-$(PY) -m api.schema
 	$(PY) -m api
 
 run-stack: setup
@@ -43,6 +43,10 @@ bench: setup
 
 compose-test:
 	scripts/compose_test.sh
+
+# Two API and two serving replicas behind the front; one of each killed under load.
+compose-scale-test:
+	scripts/compose_scale_test.sh
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -45,8 +45,8 @@ def assert_cleaned(out: Path) -> dict[str, bytes]:
     written = outputs(out)
     assert set(written) == {str(Path(name).with_suffix(".png")) for name in SIZES}
     for name, size in SIZES.items():
-        image = Image.open(out / Path(name).with_suffix(".png"))
-        assert (image.format, image.mode, image.size) == ("PNG", "L", size)
+        with Image.open(out / Path(name).with_suffix(".png")) as image:
+            assert (image.format, image.mode, image.size) == ("PNG", "L", size)
     return written
 
 

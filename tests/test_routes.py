@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import json
 import socket
-import time
 import zlib
 from datetime import UTC, datetime, timedelta
 
@@ -192,12 +191,12 @@ def closed_port() -> int:
 
 
 def test_model_server_down_is_code_5_quickly(start_server):
+    """A refused connection is not waited out: with a 10-minute model timeout, the answer
+    still comes within the client's own 60 s."""
     server, database = start_server(tf_serving_url=f"http://127.0.0.1:{closed_port()}",
-                                    tf_serving_timeout=5)
+                                    tf_serving_timeout=600)
     image = page_png(40, 30)
-    started = time.monotonic()
     response = server.clean(image)
-    assert time.monotonic() - started < 5
     assert_answer(response, 5)
     row = assert_row(database, response, 5, b64(image))
     assert (row["largura"], row["altura"]) == (40, 30)

@@ -48,6 +48,8 @@ def run_server(options: ServerOptions) -> int:
     grpc_server.start()
     if options.port:
         log.info("Running gRPC ModelServer at %s:%d ...", options.grpc_host, options.port)
+    if options.grpc_socket_path:
+        log.info("Running gRPC ModelServer at UNIX socket %s ...", options.grpc_socket_path)
     api = RestApi(registry, options.rest_api_timeout_in_ms)
     http = start_rest_api(options, api)
     stop = install_stop_signals()

@@ -337,3 +337,23 @@ def test_classify_and_regress_are_unimplemented(local_serving):
         request.model_spec.name = MODEL
         assert failure(lambda: stub.Classify(request, timeout=30))[0] == \
             grpc.StatusCode.UNIMPLEMENTED
+
+
+def test_port_0_with_a_socket_path_serves_grpc_on_the_unix_socket_only(tiny_model_base,
+                                                                        tmp_path):
+    """TF Serving cannot run without gRPC: --port=0 moves it to --grpc_socket_path."""
+    from tensorflow_serving.apis import model_service_pb2_grpc
+
+    from tests.serving_contract.local_server import free_port, running_server
+
+    rest_port, socket_path = free_port(), tmp_path / "grpc.sock"
+    flags = [f"--rest_api_port={rest_port}", "--rest_api_host=127.0.0.1", "--port=0",
+             f"--grpc_socket_path={socket_path}", f"--model_name={MODEL}",
+             f"--model_base_path={tiny_model_base}"]
+    with running_server(flags, tmp_path / "server.log", port=rest_port) as server, \
+            grpc.insecure_channel(f"unix:{socket_path}") as channel:
+        target = Target(None, model_service_pb2_grpc.ModelServiceStub(channel))
+        assert target.served_version() == 1
+        log = server.log_text()
+        assert f"Running gRPC ModelServer at UNIX socket {socket_path} ..." in log
+        assert "Running gRPC ModelServer at 0.0.0.0" not in log  # no TCP port

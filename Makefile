@@ -41,6 +41,17 @@ bench: setup
 	scripts/ensure_mariadb.sh
 	$(PY) -m bench
 
+# Coverage-guided fuzzing (atheris), FUZZ_SECONDS per target; corpora and findings in var/fuzz.
+FUZZ_SECONDS ?= 600
+fuzz: setup
+	scripts/ensure_mariadb.sh
+	$(PY) -m fuzz.corpus var/fuzz
+	mkdir -p var/fuzz/findings
+	$(PY) -m fuzz.decode -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+		-artifact_prefix=var/fuzz/findings/decode- var/fuzz/decode
+	$(PY) -m fuzz.route -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+		-artifact_prefix=var/fuzz/findings/route- var/fuzz/route
+
 compose-test:
 	scripts/compose_test.sh
 

@@ -1,0 +1,30 @@
+"""The fuzzing harnesses (`make fuzz`) run, and their seeds pass every check they assert: a
+short run of each, so the harnesses cannot rot between long runs."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("fuzz")
+    subprocess.run([sys.executable, "-m", "fuzz.corpus", str(folder)], cwd=ROOT, check=True,
+                   timeout=120)
+    return folder
+
+
+@pytest.mark.parametrize(("target", "runs"), [("decode", 2000), ("route", 200)])
+def test_harness_runs_clean(corpus, tmp_path, target, runs):
+    result = subprocess.run(
+        [sys.executable, "-m", f"fuzz.{target}", f"-runs={runs}", "-seed=1",
+         f"-artifact_prefix={tmp_path}/", str(corpus / target)],
+        cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"Done {runs} runs" in result.stderr
+    assert not list(tmp_path.glob("crash-*"))

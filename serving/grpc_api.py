@@ -177,9 +177,7 @@ def make_grpc_server(registry: ModelRegistry, options: ServerOptions) -> grpc.Se
         [f"unix:{options.grpc_socket_path}"] * bool(options.grpc_socket_path)
     for address in addresses:
         try:
-            bound = server.add_insecure_port(address)
-        except RuntimeError:  # grpcio >= 1.59 raises where older ones returned 0
-            bound = 0
-        if not bound:
-            raise OSError(f"Failed to bind gRPC to {address}")
+            server.add_insecure_port(address)
+        except RuntimeError as error:  # a taken port: the start-up fails, as TF Serving's does
+            raise OSError(f"Failed to bind gRPC to {address}: {error}") from None
     return server

@@ -110,3 +110,17 @@ def test_unreadable_model_config_fails_start_up(tmp_path):
     result = run_cli("--rest_api_port=1", f"--model_config_file={tmp_path / 'missing.config'}")
     assert result.returncode == 1
     assert "Failed to start server" in result.stderr
+
+
+def test_taken_grpc_port_fails_start_up(tiny_model_base):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_cli(f"--port={port}", "--grpc_host=127.0.0.1",
+                         f"--model_base_path={tiny_model_base}")
+    assert result.returncode == 1
+    assert f"Failed to start server. Error: Failed to bind gRPC to 127.0.0.1:{port}" in \
+        result.stderr

@@ -8,13 +8,16 @@ Targets, each measured on the same real pages at concurrency 1 and N:
   api        POST /remove_background to the API under gunicorn, in-process model, MySQL logging
   api-serving  the same API calling the serving target over REST
   api-grpc   the same API calling the serving target over gRPC
-Ratios to `model` at concurrency 1 are printed at the end. Traffic goes to 127.0.0.1 only.
+The API targets run side by side and take turns in rounds, so that drifting load on a shared
+machine weighs on each alike. Ratios to `model` at concurrency 1 are printed at the end.
+Traffic goes to 127.0.0.1 only.
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import json
 import os
 import platform
@@ -27,7 +30,7 @@ from pathlib import Path
 import requests
 
 from bench.direct import add_direct_args, ratios, run_direct
-from bench.measure import Result, header, measure, megapixels, row
+from bench.measure import Result, header, measure, measure_interleaved, megapixels, row
 from bench.pages import add_source_args, load_pages
 from bench.processes import running_api, running_model_server
 from bench.rows import count_rows, create_database, drop_database
@@ -92,6 +95,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--time-limit", type=float, default=120, help="seconds per measurement")
     parser.add_argument("--api-env", action="append", default=[], metavar="KEY=VALUE",
                         help="extra environment for the API (e.g. WEB_CONCURRENCY=2)")
+    parser.add_argument("--rounds", type=int, default=4,
+                        help="API targets take turns in this many rounds per level")
     parser.add_argument("--out", type=Path, help="also write the results as JSON here")
     add_direct_args(parser)
     args = parser.parse_args(argv)
@@ -116,6 +121,31 @@ def main(argv: list[str] | None = None) -> None:
                 results.append(result)
                 print(row(result), flush=True)
 
+    session = requests.Session()
+    sent_to_api = 0
+
+    def run_apis(apis: dict[str, dict[str, str]]) -> None:
+        """The API targets side by side, measured in turns (see measure_interleaved)."""
+        nonlocal sent_to_api
+        with contextlib.ExitStack() as stack:
+            calls = {}
+            for target, setting in apis.items():
+                env = {**api_env, **setting, "SPOOL_DIR": str(logs / target)}
+                api = stack.enter_context(running_api(env, logs / f"{target}.log"))
+                calls[target] = api_call(api.url, session)
+            for size, sample in pages.items():
+                for call in calls.values():
+                    for _ in range(2):
+                        call(sample[0])  # warm-up: first calls trace graphs and fill pools
+                count = args.requests if megapixels(size) <= 1 else args.large_requests
+                for level in levels:
+                    for result in measure_interleaved(calls, sample, size=size, count=count,
+                                                      concurrency=level, rounds=args.rounds,
+                                                      time_limit=args.time_limit):
+                        results.append(result)
+                        print(row(result), flush=True)
+        sent_to_api += sum(_sent(results, target) for target in apis)
+
     print(_machine())
     print(header())
     if {"model", "forward"} & set(targets):
@@ -123,8 +153,6 @@ def main(argv: list[str] | None = None) -> None:
         for name, call in (("forward", forward), ("model", model)):
             if name in targets:
                 run(name, call)
-    session = requests.Session()
-    sent_to_api = 0
     if {"serving", "direct", "api-serving", "api-grpc"} & set(targets):
         with running_model_server(args.model_dir, logs / "serving.log",
                                   extra=SERVING_FLAGS) as serving:
@@ -138,17 +166,11 @@ def main(argv: list[str] | None = None) -> None:
                         requests_large=args.direct_large_requests, time_limit=args.time_limit):
                     results.append(result)
                     print(row(result), flush=True)
-            for target, setting in (("api-serving", {"TF_SERVING_URL": serving.url}),
-                                    ("api-grpc", {"TF_SERVING_GRPC": serving.grpc})):
-                if target in targets:
-                    env = {**api_env, **setting, "SPOOL_DIR": str(logs / target)}
-                    with running_api(env, logs / f"{target}.log") as api:
-                        run(target, api_call(api.url, session))
-                    sent_to_api += _sent(results, target)
-    if "api" in targets:
-        with running_api({**api_env, "SPOOL_DIR": str(logs / "s2")}, logs / "api.log") as api:
-            run("api", api_call(api.url, session))
-        sent_to_api += _sent(results, "api")
+            settings = {"api": {}, "api-serving": {"TF_SERVING_URL": serving.url},
+                        "api-grpc": {"TF_SERVING_GRPC": serving.grpc}}
+            run_apis({t: settings[t] for t in settings if t in targets})
+    elif "api" in targets:
+        run_apis({"api": {}})
     print(_ratios(results))
     print(ratios(results))
     print(_per_megapixel(results))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -26,11 +26,31 @@ class Result:
     received_kb: float = 0.0  # per call, response body
 
 
-def measure(call: Callable[[bytes], None], pages: list[bytes], *, target: str, size: str,
-            count: int, concurrency: int, time_limit: float) -> Result:
-    """`count` calls (fewer if `time_limit` runs out), cycling through the pages."""
-    latencies: list[float] = []
-    errors = 0
+@dataclass
+class Timings:
+    """Raw outcome of calls: latencies in seconds, failed calls, wall-clock seconds."""
+
+    latencies: list[float] = field(default_factory=list)
+    errors: int = 0
+    wall: float = 0.0
+
+    def add(self, other: Timings) -> None:
+        self.latencies += other.latencies
+        self.errors += other.errors
+        self.wall += other.wall
+
+    def result(self, target: str, size: str, concurrency: int) -> Result:
+        ms = np.array(self.latencies or [float("nan")]) * 1000
+        return Result(target, size, concurrency, len(self.latencies), self.errors,
+                      *(round(float(np.percentile(ms, q)), 1) for q in (50, 95, 99)),
+                      round(float(ms.mean()), 1),
+                      round(len(self.latencies) / self.wall, 2) if self.wall else 0.0)
+
+
+def time_calls(call: Callable[[bytes], None], pages: list[bytes], *, count: int,
+               concurrency: int, time_limit: float, first: int = 0) -> Timings:
+    """`count` calls (fewer if `time_limit` runs out), cycling through the pages from `first`."""
+    timings = Timings()
     deadline = time.monotonic() + time_limit
 
     def one(i: int) -> float | None:
@@ -42,16 +62,35 @@ def measure(call: Callable[[bytes], None], pages: list[bytes], *, target: str, s
 
     started = time.perf_counter()
     with ThreadPoolExecutor(concurrency) as pool:
-        for outcome in pool.map(_safe(one), range(count)):
+        for outcome in pool.map(_safe(one), range(first, first + count)):
             if isinstance(outcome, Exception):
-                errors += 1
+                timings.errors += 1
             elif outcome is not None:
-                latencies.append(outcome)
-    wall = time.perf_counter() - started
-    ms = np.array(latencies or [float("nan")]) * 1000
-    return Result(target, size, concurrency, len(latencies), errors,
-                  *(round(float(np.percentile(ms, q)), 1) for q in (50, 95, 99)),
-                  round(float(ms.mean()), 1), round(len(latencies) / wall, 2))
+                timings.latencies.append(outcome)
+    timings.wall = time.perf_counter() - started
+    return timings
+
+
+def measure(call: Callable[[bytes], None], pages: list[bytes], *, target: str, size: str,
+            count: int, concurrency: int, time_limit: float) -> Result:
+    """One target on its own: `count` calls at `concurrency`."""
+    return time_calls(call, pages, count=count, concurrency=concurrency,
+                      time_limit=time_limit).result(target, size, concurrency)
+
+
+def measure_interleaved(calls: dict[str, Callable[[bytes], None]], pages: list[bytes], *,
+                        size: str, count: int, concurrency: int, time_limit: float,
+                        rounds: int) -> list[Result]:
+    """Targets in turn, `rounds` blocks of count/rounds calls each, so that a machine whose load
+    drifts during the run weighs on every target alike; one result per target."""
+    totals = {target: Timings() for target in calls}
+    per_round = max(1, count // rounds)
+    for round_index in range(rounds):
+        for target, call in calls.items():
+            totals[target].add(time_calls(call, pages, count=per_round, concurrency=concurrency,
+                                          time_limit=time_limit / rounds,
+                                          first=round_index * per_round))
+    return [timings.result(target, size, concurrency) for target, timings in totals.items()]
 
 
 def _safe(fn: Callable[[int], float | None]) -> Callable[[int], float | None | Exception]:

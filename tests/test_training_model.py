@@ -31,7 +31,8 @@ def test_builders_are_pure():
 
 
 @pytest.mark.parametrize("builder", [build_baseline, lambda: build_unet(widths=(4, 8, 8)),
-                                     lambda: build_s2d_unet(widths=(4, 8))])
+                                     lambda: build_s2d_unet(widths=(4, 8)),
+                                     lambda: build_s2d_unet(widths=(4, 8), io_kernel=4)])
 @pytest.mark.parametrize("shape", [(48, 64), (32, 96)])
 def test_models_keep_the_size_of_aligned_pages(builder, shape):
     model = builder()
@@ -68,13 +69,14 @@ def test_keras_file_round_trip_without_custom_objects(unet, tmp_path):
     np.testing.assert_allclose(loaded(x), unet(x), atol=1e-6)
 
 
-def test_s2d_unet_corrects_each_pixel_of_a_block_separately():
+@pytest.mark.parametrize("io_kernel", [2, 4])
+def test_s2d_unet_corrects_each_pixel_of_a_block_separately(io_kernel):
     """The transposed conv gives the four pixels of a 2x2 block their own corrections: a
     one-pixel dot changes the output differently at each pixel of its block."""
     import keras
 
     keras.utils.set_random_seed(4)
-    model = build_s2d_unet(widths=(8, 8))
+    model = build_s2d_unet(widths=(8, 8), io_kernel=io_kernel)
     x = np.ones((1, 16, 16, 1), np.float32)
     x[0, 8, 8, 0] = 0.0
     correction = np.asarray(model(x))[0, 8:10, 8:10, 0] - x[0, 8:10, 8:10, 0]

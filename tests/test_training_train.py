@@ -91,3 +91,13 @@ def test_a_teacher_from_a_keras_file_or_an_exported_version(data, tmp_path):
         card = json.loads((tmp_path / name / "card.json").read_text())
         assert card["training"]["teacher"] == {"network": str(source), "weight": 0.5}
         assert 0 < metrics["val_rmse"] < 1
+
+
+def test_builder_arguments_go_to_the_card(data, tmp_path):
+    """The card holds what rebuilds the network (training.export.keras_from_export needs it)."""
+    metrics = _run(data, tmp_path, "s2d", "--val-blocks", "1", "--model", "s2d_unet",
+                   "--io-kernel", "4")
+    card = json.loads((tmp_path / "s2d" / "card.json").read_text())
+    assert card["builder_args"] == {"widths": [4, 8], "io_kernel": 4}
+    assert card["architecture"] == metrics["architecture"] == "s2d_unet[4, 8], io_kernel 4"
+    assert card["multiple"] == 4 and len(card["training"]["epoch_seconds"]) == 2

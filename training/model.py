@@ -64,11 +64,14 @@ def build_unet(
 def build_s2d_unet(
     widths: Sequence[int] = (16, 32, 48, 64, 96),
     convs_per_level: int = 2,
+    io_kernel: int = 2,
     name: str = "s2d_unet",
 ) -> keras.Model:
     """The U-Net of `build_unet` with no full-resolution stage: each 2x2 block of pixels enters
-    as one vector (a 2x2 stride-2 conv, a learned space-to-depth) and leaves as four corrections
-    (a 2x2 stride-2 transposed conv, a learned depth-to-space) added to the input.
+    as one vector (a stride-2 conv, a learned space-to-depth) and leaves as four corrections
+    (a stride-2 transposed conv, a learned depth-to-space) added to the input. With
+    `io_kernel` 2 a block sees only its own pixels; with 4 it overlaps its neighbours on the
+    way in and out (sharper stroke edges, about the same time).
 
     Thin convs on full-resolution pages are memory-bound, so half resolution with the same
     channels costs far less time than its multiply-adds suggest, and every level sees twice as
@@ -77,7 +80,8 @@ def build_s2d_unet(
     """
     inp = keras.Input((None, None, 1), name="image")
     x = layers.Rescaling(2.0, offset=-1.0)(inp)
-    x = layers.Conv2D(widths[0], 2, strides=2, activation="relu", name="blocks_in")(x)
+    x = layers.Conv2D(widths[0], io_kernel, strides=2, padding="same", activation="relu",
+                      name="blocks_in")(x)
     skips = []
     for level, width in enumerate(widths):
         if level:
@@ -88,7 +92,8 @@ def build_s2d_unet(
         x = layers.UpSampling2D()(x)
         x = layers.Concatenate()([x, skips[level]])
         x = _conv_block(x, widths[level], convs_per_level)
-    correction = layers.Conv2DTranspose(1, 2, strides=2, name="correction")(x)
+    correction = layers.Conv2DTranspose(1, io_kernel, strides=2, padding="same",
+                                        name="correction")(x)
     out = layers.Add(name="clean")([inp, correction])
     return keras.Model(inp, out, name=name)
 

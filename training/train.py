@@ -53,6 +53,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="architecture (training.model.BUILDERS)")
     p.add_argument("--widths", type=int, nargs="+",
                    help="U-Net channels per level, finest first (default: the builder's)")
+    p.add_argument("--io-kernel", type=int,
+                   help="s2d_unet: kernel of its stride-2 input and output convs (default 2)")
     p.add_argument("--epochs", type=int, default=60, help="epochs (an epoch = --steps batches)")
     p.add_argument("--steps", type=int, default=250, help="batches per epoch")
     p.add_argument("--patch", type=int, default=192, help="training patch side (native pixels)")
@@ -108,7 +110,23 @@ def setup_tf(seed: int, threads: int):
 def builder_args(args: argparse.Namespace) -> dict:
     """Keyword arguments of the architecture's builder that differ from its defaults (the card
     keeps them, so the network can be rebuilt from an exported version)."""
-    return {"widths": list(args.widths)} if args.widths else {}
+    chosen = {"widths": list(args.widths) if args.widths else None, "io_kernel": args.io_kernel}
+    return {key: value for key, value in chosen.items() if value is not None}
+
+
+def describe(args: argparse.Namespace) -> str:
+    """The architecture in a few words, e.g. `unet[16, 24, 48, 64, 96]`."""
+    import inspect
+
+    from training.model import BUILDERS
+
+    defaults = {name: parameter.default for name, parameter in
+                inspect.signature(BUILDERS[args.model]).parameters.items()}
+    chosen = {**defaults, **builder_args(args)}
+    text = args.model + (str(list(chosen["widths"])) if "widths" in chosen else "")
+    if chosen.get("io_kernel", 2) != 2:
+        text += f", io_kernel {chosen['io_kernel']}"
+    return text
 
 
 def build_model(args: argparse.Namespace):
@@ -308,7 +326,7 @@ def main(argv: list[str] | None = None) -> dict:
     best = int(np.argmin(history["val_rmse"])) if val_pages else len(history["loss"]) - 1
     metrics = {
         "model": args.model,
-        "architecture": f"{args.model}{builder_args(args).get('widths', '')}",
+        "architecture": describe(args),
         "builder_args": builder_args(args),
         "parameters": int(model.count_params()),
         "multiple": multiple,

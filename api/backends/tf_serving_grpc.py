@@ -23,9 +23,10 @@ from api.backends.version_cache import VersionCache
 
 DT_STRING = 7
 AVAILABLE = 30  # ModelVersionStatus.State.AVAILABLE
-# A server that comes back is found within about two seconds, not gRPC's default of up to 120.
-RECONNECT = [("grpc.initial_reconnect_backoff_ms", 200), ("grpc.max_reconnect_backoff_ms", 2000),
-             ("grpc.max_receive_message_length", -1)]
+# A server that comes back is found within about two seconds (gRPC's default backoff grows to
+# 120 s); answers of any size are taken (gRPC's default limit is 4 MiB).
+CHANNEL_OPTIONS = [("grpc.initial_reconnect_backoff_ms", 200),
+                   ("grpc.max_reconnect_backoff_ms", 2000), ("grpc.max_receive_message_length", -1)]
 # Tried once more: UNAVAILABLE (connection lost or refused, server restarting) and, with batching
 # on, INVALID_ARGUMENT (another client's undecodable image fails the whole batch).
 RETRIED = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.INVALID_ARGUMENT)
@@ -42,7 +43,7 @@ class TFServingGrpcBackend:
         self.timeout = timeout
         self._pinned = int(version) if version else None
         self._messages = messages()  # a missing descriptor set fails at start, not per call
-        self._options = [*RECONNECT, ("grpc.service_config",
+        self._options = [*CHANNEL_OPTIONS, ("grpc.service_config",
                                       json.dumps({"loadBalancingConfig": [{lb_policy: {}}]}))]
         self._channel: grpc.Channel | None = None
         self._owner = 0  # pid of the process that made the channel

@@ -162,7 +162,8 @@ def tensor_proto(value: np.ndarray):
 
 def make_grpc_server(registry: ModelRegistry, options: ServerOptions) -> grpc.Server:
     """Both services on --port (and --grpc_socket_path), TF Serving's message limit, then
-    --grpc_channel_arguments (`key=value,...`, ints as ints); bound now, started by the caller."""
+    --grpc_channel_arguments (`key=value,...`, ints as ints), which cannot change that limit: the
+    first value of an argument counts, as SetMaxMessageSize overrides them in TF Serving."""
     arguments = [("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
                  ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)]
     for item in filter(None, options.grpc_channel_arguments.split(",")):

@@ -30,8 +30,8 @@ run-stack: setup
 
 test: setup
 	scripts/ensure_mariadb.sh
-	scripts/ensure_browser.sh
-	scripts/ensure_nginx.sh
+	scripts/ensure_debian_packages.sh /usr/bin/chromium chromium chromium-driver
+	scripts/ensure_debian_packages.sh /usr/sbin/nginx nginx-light
 	$(PY) -m pytest
 
 lint: setup

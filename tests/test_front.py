@@ -20,7 +20,7 @@ from tests.conftest import DATA_DIR, page_png
 from tests.nginx_front import NGINX, front_env, running_front
 
 pytestmark = pytest.mark.skipif(not Path(NGINX).exists(),
-                                reason="nginx is not installed (scripts/ensure_nginx.sh)")
+                                reason="nginx is not installed (make test installs it)")
 SMALL_LIMIT = 200_000  # MAX_IMAGE_BYTES of the stack under test
 
 

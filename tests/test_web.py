@@ -27,9 +27,9 @@ WAIT_MS = 60_000
 @pytest.fixture(scope="module")
 def browser():
     """Chromium driven by Playwright; a fresh profile per launch. Missing Chromium fails, as in
-    CI, where scripts/ensure_browser.sh installs it before the tests."""
+    CI, where make test installs it (scripts/ensure_debian_packages.sh)."""
     if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} not found: run scripts/ensure_browser.sh (Debian's chromium)")
+        pytest.fail(f"{CHROMIUM} not found: run make test, which installs Debian's chromium")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

@@ -22,6 +22,7 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
     """Defaults, then the environment, then `config` (a Config, or overrides from tests)."""
     cfg = config if isinstance(config, Config) else from_env().with_overrides(config)
     logging.basicConfig(level=cfg.log_level, format=LOG_FORMAT)
+    logging.getLogger("mysql.connector").setLevel(logging.WARNING)  # it logs each auth plugin
     app = Flask(__name__, static_folder=None)  # api/web.py serves the page's files
     app.config["MAX_CONTENT_LENGTH"] = cfg.max_request_bytes
     app.extensions[EXTENSION] = build_services(cfg)

@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from api.config import EXTENSION
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -162,7 +164,7 @@ class LiveServer:
 
     @property
     def services(self):
-        return self.app.extensions["ddd"]
+        return self.app.extensions[EXTENSION]
 
     def post(self, payload=None, *, data=None, headers=None, path="/remove_background"):
         import requests

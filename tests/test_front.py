@@ -166,6 +166,6 @@ def test_api_down_is_json_code_5(tiny_model_base, make_database, tmp_path):
         response = clean(front.url, page_png(20, 20))
     assert response.status_code == 503
     assert response.headers["Cache-Control"] == "no-store"
-    assert response.json() == {"codigo_retorno": 5, "mensagem": "Serviço de inferência indisponível",
-                               "imgb64_clean": "",
+    assert response.json() == {"codigo_retorno": 5, "imgb64_clean": "",
+                               "mensagem": "Serviço de inferência indisponível",
                                "detalhe": "o serviço não respondeu; tente novamente"}

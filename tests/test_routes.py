@@ -122,12 +122,39 @@ BAD_BODIES = [
 ]
 
 
-@pytest.mark.parametrize(("raw", "content_type", "code", "dirty"),
-                         [case[1:] for case in BAD_BODIES], ids=[case[0] for case in BAD_BODIES])
-def test_bad_request_gets_its_code_and_a_row(live, raw, content_type, code, dirty):
+# The exact `detalhe` of each case: clients and the web page show it.
+DETAILS = {
+    "not-json": "corpo não é JSON válido: Expecting property name enclosed in double quotes: "
+                "line 1 column 2 (char 1)",
+    **dict.fromkeys(["json-list", "json-string", "json-number", "json-null"],
+                    "o corpo deve ser um objeto JSON"),
+    "text-plain": "Content-Type deve ser application/json",
+    "form": "Content-Type deve ser application/json",
+    "no-key": "o objeto JSON não tem a chave imgb64_dirty",
+    "other-key": "o objeto JSON não tem a chave imgb64_dirty",
+    "null": "imgb64_dirty deve ser uma string, não null",
+    "number": "imgb64_dirty deve ser uma string, não número",
+    "object": "imgb64_dirty deve ser uma string, não objeto",
+    "list": "imgb64_dirty deve ser uma string, não lista",
+    "empty": "string base64 vazia", "blank": "string base64 vazia",
+    "bad-chars": "base64 inválido: Only base64 data is allowed",
+    "bad-length": "comprimento inválido para base64",
+    "bad-padding": "base64 inválido: Discontinuous padding not allowed",
+    "non-ascii": "caracteres fora do alfabeto base64",
+    "data-url-not-b64": "data URL sem ';base64,'",
+    "text-b64": "os bytes não são uma imagem reconhecida (PNG, JPEG, GIF, BMP, TIFF, WEBP)",
+    "truncated-png": "imagem PNG corrompida ou truncada",
+    "sql": "base64 inválido: Only base64 data is allowed",
+}
+
+
+@pytest.mark.parametrize(("case", "raw", "content_type", "code", "dirty"), BAD_BODIES,
+                         ids=[case[0] for case in BAD_BODIES])
+def test_bad_request_gets_its_code_and_a_row(live, case, raw, content_type, code, dirty):
     server, database = live
     response = server.post(data=raw, headers={"Content-Type": content_type})
     assert_answer(response, code)
+    assert response.json()["detalhe"] == DETAILS[case]
     assert_row(database, response, code, dirty)
 
 

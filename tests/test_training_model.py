@@ -32,7 +32,8 @@ def test_builders_are_pure():
 
 @pytest.mark.parametrize("builder", [build_baseline, lambda: build_unet(widths=(4, 8, 8)),
                                      lambda: build_s2d_unet(widths=(4, 8)),
-                                     lambda: build_s2d_unet(widths=(4, 8), io_kernel=4)])
+                                     lambda: build_s2d_unet(widths=(4, 8), io_kernel=4),
+                                     lambda: build_s2d_unet(widths=(8, 8), half_res_convs=(1, 1))])
 @pytest.mark.parametrize("shape", [(48, 64), (32, 96)])
 def test_models_keep_the_size_of_aligned_pages(builder, shape):
     model = builder()
@@ -81,6 +82,16 @@ def test_s2d_unet_corrects_each_pixel_of_a_block_separately(io_kernel):
     x[0, 8, 8, 0] = 0.0
     correction = np.asarray(model(x))[0, 8:10, 8:10, 0] - x[0, 8:10, 8:10, 0]
     assert len(np.unique(np.round(correction, 6))) == 4
+
+
+def test_half_res_convs_set_the_finest_levels_depth():
+    from keras import layers
+
+    def convs(model):
+        return sum(type(layer) is layers.Conv2D for layer in model.layers)
+
+    assert convs(build_s2d_unet(widths=(8, 8))) - convs(
+        build_s2d_unet(widths=(8, 8), half_res_convs=(1, 1))) == 2
 
 
 def test_every_builder_builds_with_its_defaults():

@@ -65,13 +65,15 @@ def build_s2d_unet(
     widths: Sequence[int] = (16, 32, 48, 64, 96),
     convs_per_level: int = 2,
     io_kernel: int = 2,
+    half_res_convs: tuple[int, int] = (2, 2),
     name: str = "s2d_unet",
 ) -> keras.Model:
     """The U-Net of `build_unet` with no full-resolution stage: each 2x2 block of pixels enters
     as one vector (a stride-2 conv, a learned space-to-depth) and leaves as four corrections
     (a stride-2 transposed conv, a learned depth-to-space) added to the input. With
     `io_kernel` 2 a block sees only its own pixels; with 4 it overlaps its neighbours on the
-    way in and out (sharper stroke edges, about the same time).
+    way in and out (sharper stroke edges, about the same time). `half_res_convs` are the
+    (encoder, decoder) convs of the finest level, the costliest.
 
     Thin convs on full-resolution pages are memory-bound, so half resolution with the same
     channels costs far less time than its multiply-adds suggest, and every level sees twice as
@@ -86,12 +88,12 @@ def build_s2d_unet(
     for level, width in enumerate(widths):
         if level:
             x = layers.MaxPooling2D()(x)
-        x = _conv_block(x, width, convs_per_level)
+        x = _conv_block(x, width, convs_per_level if level else half_res_convs[0])
         skips.append(x)
     for level in reversed(range(len(widths) - 1)):
         x = layers.UpSampling2D()(x)
         x = layers.Concatenate()([x, skips[level]])
-        x = _conv_block(x, widths[level], convs_per_level)
+        x = _conv_block(x, widths[level], convs_per_level if level else half_res_convs[1])
     correction = layers.Conv2DTranspose(1, io_kernel, strides=2, padding="same",
                                         name="correction")(x)
     out = layers.Add(name="clean")([inp, correction])

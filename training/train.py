@@ -55,6 +55,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="U-Net channels per level, finest first (default: the builder's)")
     p.add_argument("--io-kernel", type=int,
                    help="s2d_unet: kernel of its stride-2 input and output convs (default 2)")
+    p.add_argument("--half-res-convs", type=int, nargs=2, metavar=("ENCODER", "DECODER"),
+                   help="s2d_unet: convs of its finest (half-resolution) level (default 2 2)")
     p.add_argument("--epochs", type=int, default=60, help="epochs (an epoch = --steps batches)")
     p.add_argument("--steps", type=int, default=250, help="batches per epoch")
     p.add_argument("--patch", type=int, default=192, help="training patch side (native pixels)")
@@ -110,7 +112,8 @@ def setup_tf(seed: int, threads: int):
 def builder_args(args: argparse.Namespace) -> dict:
     """Keyword arguments of the architecture's builder that differ from its defaults (the card
     keeps them, so the network can be rebuilt from an exported version)."""
-    chosen = {"widths": list(args.widths) if args.widths else None, "io_kernel": args.io_kernel}
+    chosen = {"widths": list(args.widths) if args.widths else None, "io_kernel": args.io_kernel,
+              "half_res_convs": list(args.half_res_convs) if args.half_res_convs else None}
     return {key: value for key, value in chosen.items() if value is not None}
 
 
@@ -126,6 +129,8 @@ def describe(args: argparse.Namespace) -> str:
     text = args.model + (str(list(chosen["widths"])) if "widths" in chosen else "")
     if chosen.get("io_kernel", 2) != 2:
         text += f", io_kernel {chosen['io_kernel']}"
+    if list(chosen.get("half_res_convs", (2, 2))) != [2, 2]:
+        text += f", half_res_convs {list(chosen['half_res_convs'])}"
     return text
 
 

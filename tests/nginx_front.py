@@ -72,8 +72,9 @@ http {{
     include {folder}/conf.d/*.conf;
 }}
 """)
-    process = subprocess.Popen([NGINX, "-p", str(folder), "-c", str(folder / "nginx.conf"),
-                                "-g", "daemon off;"], stderr=subprocess.PIPE)
+    with (folder / "stderr.log").open("wb") as stderr:
+        process = subprocess.Popen([NGINX, "-p", str(folder), "-c", str(folder / "nginx.conf"),
+                                    "-g", "daemon off;"], stderr=stderr)
     front = Front(f"http://127.0.0.1:{port}", folder, process)
     try:
         wait_listening(front)
@@ -91,7 +92,7 @@ def wait_listening(front: Front, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if front.process.poll() is not None:
-            raise RuntimeError(f"nginx exited: {front.process.stderr.read().decode()}")
+            raise RuntimeError(f"nginx exited: {(front.folder / 'stderr.log').read_text()}")
         with contextlib.suppress(requests.ConnectionError):
             requests.get(front.url + "/health", timeout=5)
             return

@@ -169,3 +169,13 @@ def test_api_down_is_json_code_5(tiny_model_base, make_database, tmp_path):
     assert response.json() == {"codigo_retorno": 5, "imgb64_clean": "",
                                "mensagem": "Serviço de inferência indisponível",
                                "detalhe": "o serviço não respondeu; tente novamente"}
+
+
+def test_what_nginx_refuses_itself_is_json_too(stack):
+    front, _, _ = stack
+    too_long = requests.get(front.url + "/" + "a" * 10_000, timeout=10)
+    huge_header = requests.get(front.url + "/health", headers={"X-Big": "b" * 40_000}, timeout=10)
+    for response in (too_long, huge_header):
+        assert response.status_code == 400
+        assert response.json()["codigo_retorno"] == 1
+        assert response.headers["Cache-Control"] == "no-store"

@@ -10,8 +10,9 @@ Standard library only, like compose_check.py (whose request helpers it uses).
       or code 5 for a call that was in flight when the kill came; an answer without one (the
       front's own error for a request cut off inside a killed API) only for calls in flight
       then; every request that started after the kill got code 0.
-  compose_scale_check.py share NAME=COUNT...
-      Each replica's share of the work: every one must have done some.
+  compose_scale_check.py share NAME=COUNT... [--total N]
+      Each replica's share of the work: every one must have done some (and with --total, the
+      counts add up to N).
   compose_scale_check.py rows LEDGER < tab-separated "request_id codigo_retorno"
       Every answered request has exactly one row with its code; rows without an answer only for
       calls cut off by a kill.
@@ -67,8 +68,10 @@ def cmd_load(args) -> None:
             answered.acquire()
         kill["at"] = time.monotonic()
         done = subprocess.run(args.kill, shell=True, capture_output=True, text=True)
+        kill["done"] = time.monotonic()  # the replica died somewhere between "at" and "done"
         kill["rc"] = done.returncode
-        print(f"  kill after {args.kill_after} answers: `{args.kill}` -> {done.returncode}"
+        print(f"  kill after {args.kill_after} answers, {kill['done'] - kill['at']:.3f}s:"
+              f" `{args.kill}` -> {done.returncode}"
               f" {done.stdout.strip()} {done.stderr.strip()}", flush=True)
 
     def one(i: int) -> None:
@@ -98,14 +101,14 @@ def cmd_load(args) -> None:
             raise CheckFailed("the kill command failed")
     with args.ledger.open("a") as handle:
         for entry in ledger:
-            handle.write(json.dumps({**entry, "kill": kill.get("at")}) + "\n")
-    report(ledger, kill.get("at"), wall, args.threads)
+            handle.write(json.dumps({**entry, "kill": kill or None}) + "\n")
+    report(ledger, kill, wall, args.threads)
 
 
-def report(ledger: list[dict], kill_at: float | None, wall: float, threads: int) -> None:
+def report(ledger: list[dict], kill: dict, wall: float, threads: int) -> None:
     """Prints what happened and checks it against the rules in the module's docstring."""
     def in_flight(entry: dict) -> bool:
-        return kill_at is not None and entry["started"] <= kill_at <= entry["ended"]
+        return bool(kill) and entry["started"] <= kill["done"] and entry["ended"] >= kill["at"]
 
     codes: dict[str, int] = {}
     for entry in ledger:
@@ -122,9 +125,9 @@ def report(ledger: list[dict], kill_at: float | None, wall: float, threads: int)
             problems.append(f"{entry} failed but was not in flight at the kill")
         elif entry["request_id"] and entry["code"] != 5:
             problems.append(f"{entry} in flight at the kill: code {entry['code']}, wanted 5")
-    if kill_at is not None:
+    if kill:
         flying = sum(in_flight(e) for e in ledger)
-        after = [e for e in ledger if e["started"] > kill_at]
+        after = [e for e in ledger if e["started"] > kill["done"]]
         print(f"  at the kill {flying} calls were in flight; {len(after)} started after it,"
               f" all code 0: {all(e['code'] == 0 and e['request_id'] for e in after)}")
         if len(after) < threads:
@@ -142,6 +145,8 @@ def cmd_share(args) -> None:
     idle = [name for name, value in shares.items() if value <= 0]
     if idle or not total:
         raise CheckFailed(f"no work went to {', '.join(idle) or 'any replica'}")
+    if args.total is not None and total != args.total:
+        raise CheckFailed(f"the counts add up to {total:g}, not {args.total}")
 
 
 def cmd_rows(args) -> None:
@@ -185,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     load.add_argument("--kill", default="")
     share = sub.add_parser("share")
     share.add_argument("items", nargs="+")
+    share.add_argument("--total", type=int)
     rows = sub.add_parser("rows")
     rows.add_argument("ledger", type=Path)
     metric = sub.add_parser("metric")

@@ -33,7 +33,8 @@ def test_builders_are_pure():
 @pytest.mark.parametrize("builder", [build_baseline, lambda: build_unet(widths=(4, 8, 8)),
                                      lambda: build_s2d_unet(widths=(4, 8)),
                                      lambda: build_s2d_unet(widths=(4, 8), io_kernel=4),
-                                     lambda: build_s2d_unet(widths=(8, 8), half_res_convs=(1, 1))])
+                                     lambda: build_s2d_unet(widths=(8, 8), half_res_convs=(1, 1)),
+                                     lambda: build_s2d_unet(widths=(4, 8), full_res_head=4)])
 @pytest.mark.parametrize("shape", [(48, 64), (32, 96)])
 def test_models_keep_the_size_of_aligned_pages(builder, shape):
     model = builder()
@@ -50,7 +51,8 @@ def test_odd_page_sizes_come_back_the_same_size(unet, size):
     np.testing.assert_allclose(y * 255, np.round(y * 255), atol=1e-3)
 
 
-@pytest.mark.parametrize("builder", [build_unet, build_s2d_unet])
+@pytest.mark.parametrize("builder", [build_unet, build_s2d_unet,
+                                     lambda widths: build_s2d_unet(widths, full_res_head=4)])
 def test_unet_output_is_residual(builder):
     """With the correction layer zeroed the U-Net returns its input unchanged."""
     model = builder(widths=(4, 8))

@@ -66,6 +66,7 @@ def build_s2d_unet(
     convs_per_level: int = 2,
     io_kernel: int = 2,
     half_res_convs: tuple[int, int] = (2, 2),
+    full_res_head: int = 0,
     name: str = "s2d_unet",
 ) -> keras.Model:
     """The U-Net of `build_unet` with no full-resolution stage: each 2x2 block of pixels enters
@@ -73,7 +74,9 @@ def build_s2d_unet(
     (a stride-2 transposed conv, a learned depth-to-space) added to the input. With
     `io_kernel` 2 a block sees only its own pixels; with 4 it overlaps its neighbours on the
     way in and out (sharper stroke edges, about the same time). `half_res_convs` are the
-    (encoder, decoder) convs of the finest level, the costliest.
+    (encoder, decoder) convs of the finest level, the costliest. With `full_res_head` > 0 the
+    blocks leave as that many channels per pixel instead, which one 3x3 conv at full
+    resolution, seeing the input pixels too, turns into the correction.
 
     Thin convs on full-resolution pages are memory-bound, so half resolution with the same
     channels costs far less time than its multiply-adds suggest, and every level sees twice as
@@ -94,8 +97,15 @@ def build_s2d_unet(
         x = layers.UpSampling2D()(x)
         x = layers.Concatenate()([x, skips[level]])
         x = _conv_block(x, widths[level], convs_per_level if level else half_res_convs[1])
-    correction = layers.Conv2DTranspose(1, io_kernel, strides=2, padding="same",
-                                        name="correction")(x)
+    if full_res_head:
+        x = layers.Conv2DTranspose(full_res_head, io_kernel, strides=2, padding="same",
+                                   activation="relu", name="blocks_out")(x)
+        x = layers.Concatenate()([x, inp])
+        x = layers.Conv2D(full_res_head, 3, padding="same", activation="relu")(x)
+        correction = layers.Conv2D(1, 1, name="correction")(x)
+    else:
+        correction = layers.Conv2DTranspose(1, io_kernel, strides=2, padding="same",
+                                            name="correction")(x)
     out = layers.Add(name="clean")([inp, correction])
     return keras.Model(inp, out, name=name)
 

@@ -208,22 +208,22 @@ def normalise(image: Image.Image) -> Image.Image:
 
 def _to_8bit(image: Image.Image) -> Image.Image:
     """16-bit samples scaled to 0..255 (32-bit ones too when they exceed 255: Pillow may open a
-    16-bit PNG as mode I; float ones in [0, 1] stretched), a block of rows at a time so that a
-    10 MP page costs megabytes, not hundreds of them."""
-    pixels = np.asarray(image)
-    out = np.empty(pixels.shape, np.uint8)
-    if pixels.dtype == np.uint16 or image.mode.startswith("I;16"):
-        lut = _sixteen_to_eight()
-        for top in range(0, pixels.shape[0], ROWS_PER_BLOCK):
-            out[top:top + ROWS_PER_BLOCK] = lut[pixels[top:top + ROWS_PER_BLOCK].astype(np.uint16)]
-        return Image.fromarray(out)
-    peak = float(pixels.max(initial=0))
-    scale = 1 / 257 if pixels.dtype.kind in "ui" and peak > 255 else \
-        255.0 if pixels.dtype.kind == "f" and peak <= 1.0 else 1.0
-    for top in range(0, pixels.shape[0], ROWS_PER_BLOCK):
-        block = pixels[top:top + ROWS_PER_BLOCK].astype(np.float32) * scale
-        np.clip(np.rint(block, out=block), 0, 255, out=block)
-        out[top:top + ROWS_PER_BLOCK] = block
+    16-bit PNG as mode I; float ones in [0, 1] stretched), a block of rows at a time, so that a
+    10 MP page costs its 8-bit copy and a block, not several wide copies of itself."""
+    width, height = image.size
+    low, high = image.getextrema()
+    sixteen = image.mode.startswith("I;16")
+    scale = 1 / 257 if image.mode == "I" and high > 255 else \
+        255.0 if image.mode == "F" and high <= 1.0 else 1.0
+    out = np.empty((height, width), np.uint8)
+    for top in range(0, height, ROWS_PER_BLOCK):
+        block = np.asarray(image.crop((0, top, width, min(height, top + ROWS_PER_BLOCK))))
+        if sixteen:
+            out[top:top + len(block)] = _sixteen_to_eight()[block.astype(np.uint16)]
+            continue
+        wide = block.astype(np.float32) * scale
+        np.clip(np.rint(wide, out=wide), 0, 255, out=wide)
+        out[top:top + len(block)] = wide
     return Image.fromarray(out)
 
 

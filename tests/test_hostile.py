@@ -257,7 +257,7 @@ def dds_without_pixel_format() -> bytes:
 EPS = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nshowpage\n%%EOF\n"
 PSD = b"8BPS\x00\x01" + b"\0" * 6 + struct.pack(">HIIHH", 1, 8, 8, 8, 1) + b"\0" * 64
 NOT_ALLOWED = {fmt: other_format(fmt) for fmt in (
-    "ICO", "PCX", "TGA", "SGI", "PPM", "XBM", "IM", "DDS", "QOI", "SPIDER", "PDF", "MSP",
+    "ICO", "PCX", "TGA", "SGI", "PPM", "XBM", "DDS", "QOI", "SPIDER", "PDF", "MSP",
     "PALM", "JPEG2000", "ICNS")}
 NOT_ALLOWED.update({"DDS-no-pixel-format": dds_without_pixel_format(), "EPS": EPS, "PSD": PSD})
 
@@ -344,7 +344,7 @@ def test_sixteen_bit_conversion_works_a_block_of_rows_at_a_time():
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert peak < 40 * 1024 * 1024, f"{peak / 2**20:.0f} MiB traced"
+    assert peak < 30 * 1024 * 1024, f"{peak / 2**20:.0f} MiB traced"  # was 134 MiB
     gray = np.asarray(Image.open(io.BytesIO(page.data)))
     assert gray.shape == (2500, 4000) and gray[0, 0] == 255 and gray[1, 0] == 0
 

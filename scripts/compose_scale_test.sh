@@ -9,7 +9,8 @@
 # replica killed (kill -9) during load: only calls in flight fail, each with code 5 and its row,
 # later calls all succeed -> one API replica killed during load: the other keeps answering ->
 # db stopped, pages answered (rows in the shared spool volume), an API replica killed, db
-# started: every answered request has its row -> every row checked in the db -> down -v.
+# started: every answered request has its row -> every row checked in the db -> the retention
+# tool service runs as its own user and keeps today's rows -> down -v.
 # All traffic goes to 127.0.0.1:$PORT (the front) or stays on the compose network.
 #
 # Knobs: COMPOSE_SCALE_TEST_PORT (3031), COMPOSE (docker-compose), DDD_DATA, KEEP_STACK=1,
@@ -90,6 +91,7 @@ cat >"$env_file" <<ENV
 MYSQL_ROOT_PASSWORD=$(secret)
 MYSQL_PASSWORD=$(secret)
 MYSQL_SCHEMA_PASSWORD=$(secret)
+MYSQL_RETENTION_PASSWORD=$(secret)
 MODELS_DIR=$MODELS_DIR
 API_PORT=$PORT
 FRONT_ADDRESS=127.0.0.1
@@ -203,6 +205,17 @@ for _ in $(seq 1 30); do  # the spool is replayed every few seconds once MySQL a
   check_rows >/dev/null 2>&1 && break
   sleep 2
 done
+check check_rows
+
+log "retention tool service, as docs/deploy.md runs it (every row is from today: none goes)"
+retention_run() {  # the purge as its own MySQL user, made by the db's init files
+  local out
+  out=$(compose run --rm -e RETENTION_DAYS=1 retention "$@" 2>/dev/null | tail -n 1)
+  echo "  $out"
+  case $out in *'"older_rows": 0'*|*'"rows": 0'*) ;; *) die "retention: $out" ;; esac
+}
+check retention_run python -m api.retention purge --dry-run
+check retention_run
 check check_rows
 
 log "summary"

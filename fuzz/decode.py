@@ -16,6 +16,9 @@ import sys
 import atheris
 
 with atheris.instrument_imports(include=["api", "PIL"]):
+    from PIL import Image
+
+    Image.init()  # the format plugins, imported here so that they are instrumented too
     from api.codec import decode_base64
     from api.codes import ApiError, Code
     from api.routes import image_field, parse_json

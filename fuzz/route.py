@@ -17,7 +17,10 @@ import uuid
 
 import atheris
 
-with atheris.instrument_imports(include=["api"]):
+with atheris.instrument_imports(include=["api", "PIL"]):
+    from PIL import Image
+
+    Image.init()  # the format plugins, imported here so that they are instrumented too
     from api.app import create_app
     from api.codes import HTTP_STATUS, MESSAGES, Code
 

@@ -111,6 +111,8 @@ class RowRejected(Exception):
 
 # Errors about the row itself: retrying cannot help.
 PER_ROW_ERRORS = (mysql.connector.errors.DataError, mysql.connector.errors.IntegrityError)
+# The schema step has not run (or someone dropped its work): not an outage, a readiness error.
+SCHEMA_MISSING = (errorcode.ER_NO_SUCH_TABLE, errorcode.ER_BAD_DB_ERROR)
 
 
 def connection_params(config: Config) -> dict[str, Any]:
@@ -159,6 +161,7 @@ class Store:
                 cursor.close()
                 cnx.rollback()
         except mysql.connector.Error as err:
+            self.table_missing = err.errno in SCHEMA_MISSING
             self.last_error = str(err)
             return False
         self.table_missing = not found
@@ -178,7 +181,7 @@ class Store:
         except mysql.connector.Error as err:
             if isinstance(err, PER_ROW_ERRORS):
                 raise RowRejected(str(err)) from err
-            self.table_missing = err.errno == errorcode.ER_NO_SUCH_TABLE
+            self.table_missing = err.errno in SCHEMA_MISSING
             # Anything else (server down, lost connection, wrong password, table dropped) may
             # heal: the rows wait in the spool.
             raise StoreUnavailable(str(err)) from err

@@ -313,3 +313,49 @@ def test_metrics_count_codes_and_time_the_steps(start_server):
     assert 'ddd_log_write_duration_seconds_count{destination="db"} 3.0' in text
     assert "ddd_spool_pending_rows 0.0" in text
     assert 'ddd_model_info{backend="in-process",version="1"} 1.0' in text
+
+
+def test_ready_probes_are_cached_not_one_connection_per_call(start_server):
+    """A flood of /ready calls asks MySQL and the model once per READY_CACHE_SECONDS."""
+    import requests
+
+    server, _ = start_server(ready_cache_seconds=3600)
+    store, backend = server.services.store, server.services.backend
+    calls = {"ping": 0, "status": 0}
+    ping, status = store.ping, backend.status
+
+    def counted_ping() -> bool:
+        calls["ping"] += 1
+        return ping()
+
+    def counted_status() -> dict:
+        calls["status"] += 1
+        return status()
+
+    store.ping, backend.status = counted_ping, counted_status
+    with requests.Session() as session:
+        answers = [session.get(server.url + "/ready", timeout=10) for _ in range(50)]
+    assert {answer.json()["status"] for answer in answers} == {"ready"}
+    assert calls["ping"] + calls["status"] <= 2  # the factory's own first probe happened already
+
+
+def test_missing_table_is_a_readiness_error_and_rows_wait(start_server, make_database):
+    """The service never creates the table: /ready says 503, rows go to the spool, and the
+    schema step puts them where they belong."""
+    import requests
+
+    from api.config import from_env
+    from api.schema import apply_schema
+    from tests.test_outages import wait_for
+
+    database = make_database(schema=False)
+    server, _ = start_server(mysql_database=database.name, ready_cache_seconds=0)
+    ready = requests.get(server.url + "/ready", timeout=10)
+    assert (ready.status_code, ready.json()) == (503, {"status": "unavailable"})
+    response = server.clean(page_png(30, 20))
+    assert_answer(response, 0)
+    assert server.services.spool.depth() == 1
+    apply_schema(from_env().with_overrides({"mysql_database": database.name}))
+    wait_for(lambda: database.count() == 1, message="the spooled row replayed")  # by the thread
+    assert database.row(response.headers["X-Request-ID"])["codigo_retorno"] == 0
+    assert requests.get(server.url + "/ready", timeout=10).json() == {"status": "ready"}

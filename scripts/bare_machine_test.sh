@@ -44,5 +44,6 @@ answer = json.loads(urllib.request.urlopen(req, timeout=300).read())
 print(\"make run answered code\", answer[\"codigo_retorno\"], answer[\"mensagem\"])
 assert answer[\"codigo_retorno\"] == 0'" ;;
 esac
-# --network host: only the package registries are reached; the tests bind loopback ports.
-docker run --rm --network host -e DDD_DATA=/nonexistent ddd-bare:test bash -c "$script"
+# Docker's default bridge: the container's own loopback (no host MariaDB on 127.0.0.1:3306, so
+# the scripts must install one), and the package registries through NAT.
+docker run --rm -e DDD_DATA=/nonexistent ddd-bare:test bash -c "$script"

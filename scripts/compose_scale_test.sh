@@ -27,48 +27,17 @@ URL=http://127.0.0.1:$PORT
 DATA=${DDD_DATA:-$ROOT/../shared/data/noisyoffice-ddd}
 PYTHON=${PYTHON:-python3}
 MODELS_DIR=${MODELS_DIR:-$ROOT/serving/models}
-export DOCKER_BUILDKIT=0  # Debian's docker.io has no buildx plugin
+TEST_NAME=compose-scale-test
 
 log() { printf '\n=== %s\n' "$*"; }
-die() { printf '\ncompose-scale-test FAILED: %s\n' "$*" >&2; exit 1; }
 passed=0
-check() { "$@"; passed=$((passed + 1)); }
+# shellcheck source=scripts/compose_lib.sh
+. scripts/compose_lib.sh
 t0=$(date +%s)
-
-# One compose test at a time on this machine (compose-test holds the same lock).
-exec 9>/var/lock/ddd-compose-test.lock
-flock -w "${COMPOSE_TEST_LOCK_WAIT:-1800}" 9 \
-  || die "another compose test held /var/lock/ddd-compose-test.lock too long"
-
-work=$(mktemp -d /var/tmp/ddd-compose-scale-test.XXXXXX)
-env_file=$work/compose.env
-stack_up=0
-compose() { $COMPOSE --env-file "$env_file" -p "$PROJECT" \
-  -f docker-compose.yml -f docker-compose.standins.yml "$@"; }
-
-cleanup() {
-  local rc=$?
-  set +e
-  [ "$rc" = 0 ] || printf 'compose-scale-test: %d passed, 1 failed\n' "$passed"
-  if [ "$stack_up" = 1 ]; then
-    if [ "$rc" != 0 ]; then
-      compose ps
-      compose logs --no-color --tail=30
-    fi
-    if [ "${KEEP_STACK:-0}" = 1 ]; then
-      log "KEEP_STACK=1: stack left running (project $PROJECT, env $env_file)"
-      return
-    fi
-    log "down -v"
-    compose down -v --remove-orphans
-  fi
-  rm -rf "$work"
-  exit "$rc"
-}
-trap cleanup EXIT
+take_lock
 
 log "engine"
-scripts/docker_engine.sh || die "no Docker engine: compose-scale-test cannot run"
+start_engine
 if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
   die "127.0.0.1:$PORT is in use: set COMPOSE_SCALE_TEST_PORT"
 fi
@@ -77,15 +46,10 @@ compgen -G "$MODELS_DIR/autoencoder/[0-9]*/saved_model.pb" >/dev/null \
 ls "$DATA"/test/*.png >/dev/null || die "no pages in $DATA/test (set DDD_DATA)"
 
 log "images: stand-ins as compose-test builds them, the API from the real Dockerfile"
-docker/standins/base/build.sh
-docker build -q --network host -t ddd-standin/mysql:8.4-mariadb docker/standins/mysql
-docker build -q --network host -t ddd-standin/nginx:1.22-debian docker/standins/nginx
-docker build -q --network host -f docker/standins/tf-serving/Dockerfile \
-  -t ddd-standin/tf-serving:2.19.1-py .
+build_standins
 
 # Fresh secrets for this run only. Serving's published ports are ephemeral (two replicas); the
 # API calls serving over gRPC, round robin over the replicas' addresses.
-secret() { head -c 18 /dev/urandom | base64 | tr -d '/+='; }
 umask 077
 cat >"$env_file" <<ENV
 MYSQL_ROOT_PASSWORD=$(secret)
@@ -107,20 +71,6 @@ log "up: 2 API replicas, 2 serving replicas, the front"
 stack_up=1
 compose down -v --remove-orphans >/dev/null 2>&1 || true
 compose up -d --scale api=2 --scale serving=2
-wait_healthy() {  # wait_healthy SERVICE COUNT SECONDS: COUNT containers of SERVICE healthy
-  local waited=0 healthy ids
-  while :; do
-    ids=$(compose ps -q "$1")
-    healthy=0
-    for id in $ids; do
-      [ "$(docker inspect -f '{{.State.Health.Status}}' "$id" 2>/dev/null)" = healthy ] \
-        && healthy=$((healthy + 1))
-    done
-    [ "$healthy" -ge "$2" ] && { echo "$1: $healthy healthy after ${waited}s"; return 0; }
-    [ "$waited" -ge "$3" ] && die "$1: $healthy of $2 healthy after ${3}s"
-    sleep 2; waited=$((waited + 2))
-  done
-}
 check wait_healthy db 1 180
 check wait_healthy serving 2 300
 check wait_healthy api 2 180
@@ -196,11 +146,9 @@ check wait_healthy db 1 180
 check wait_healthy api 2 180
 
 log "every answered request has its row"
-db_rows() {
-  compose exec -T db sh -c 'mysql -uroot -p"$MYSQL_ROOT_PASSWORD" -N -B -e \
-    "SELECT request_id, codigo_retorno FROM ImagensAPi.Imagens" 2>/dev/null'
+check_rows() {
+  db_rows "request_id, codigo_retorno" | $PYTHON scripts/compose_scale_check.py rows "$ledger"
 }
-check_rows() { db_rows | $PYTHON scripts/compose_scale_check.py rows "$ledger"; }
 for _ in $(seq 1 30); do  # the spool is replayed every few seconds once MySQL answers
   check_rows >/dev/null 2>&1 && break
   sleep 2

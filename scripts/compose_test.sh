@@ -28,17 +28,13 @@ PAGES=${COMPOSE_TEST_PAGES:-6}
 TF_TIMEOUT=${COMPOSE_TEST_TF_TIMEOUT:-30}
 DATA=${DDD_DATA:-$ROOT/../shared/data/noisyoffice-ddd}
 PYTHON=${PYTHON:-python3}
-BASE_IMAGE=ddd-standin/base:bookworm
-MYSQL_STANDIN=ddd-standin/mysql:8.4-mariadb
-TF_STANDIN=ddd-standin/tf-serving:2.19.1-py
-NGINX_STANDIN=ddd-standin/nginx:1.22-debian
-API_IMAGE=ddd-serving/api:standin-base
-export DOCKER_BUILDKIT=0  # the legacy builder: Debian's docker.io has no buildx plugin
+TEST_NAME=compose-test
 
 log() { printf '\n=== %s\n' "$*"; }
-die() { printf '\ncompose-test FAILED: %s\n' "$*" >&2; exit 1; }
 passed=0
-check() { "$@"; passed=$((passed + 1)); }  # a check that passed is counted; one that fails exits
+# shellcheck source=scripts/compose_lib.sh
+. scripts/compose_lib.sh
+ledger=$work/requests.jsonl
 get_code() {  # get_code PATH: the HTTP status the front answers
   $PYTHON -c 'import sys, urllib.error, urllib.request as u
 try:
@@ -60,55 +56,19 @@ phase() {  # phase NAME: closes the running phase, starts NAME
 }
 t0=$(date +%s.%N)
 
-# One compose-test at a time on this machine: image names and the port are shared.
-exec 9>/var/lock/ddd-compose-test.lock
-flock -n 9 || die "another compose-test holds /var/lock/ddd-compose-test.lock"
-
-work=$(mktemp -d /var/tmp/ddd-compose-test.XXXXXX)
-env_file=$work/compose.env
-ledger=$work/requests.jsonl
-stack_up=0
-compose() { $COMPOSE --env-file "$env_file" -p "$PROJECT" \
-  -f docker-compose.yml -f docker-compose.standins.yml "$@"; }
-
-cleanup() {
-  local rc=$?
-  set +e
-  [ "$rc" = 0 ] || printf 'compose-test: %d passed, 1 failed\n' "$passed"
-  if [ "$stack_up" = 1 ]; then
-    if [ "$rc" != 0 ]; then
-      log "failure: last log lines of each service"
-      compose ps
-      compose logs --no-color --tail=40
-    fi
-    if [ "${KEEP_STACK:-0}" = 1 ]; then
-      log "KEEP_STACK=1: stack left running (project $PROJECT, env $env_file)"
-      return
-    fi
-    log "down -v"
-    compose down -v --remove-orphans
-  fi
-  rm -rf "$work"
-  exit "$rc"
-}
-trap cleanup EXIT
+take_lock
 
 # --- engine -----------------------------------------------------------------------------------
 phase "engine: docker.io + docker-compose, dockerd"
-scripts/docker_engine.sh || die "no Docker engine (see the lines above): compose-test cannot run"
-command -v "${COMPOSE%% *}" >/dev/null || die "$COMPOSE not found"
+start_engine
 $COMPOSE version | sed -n 1p
 if (exec 3<>"/dev/tcp/127.0.0.1/$API_PORT") 2>/dev/null; then
   die "127.0.0.1:$API_PORT is already in use: stop that, or set COMPOSE_TEST_PORT"
 fi
 
 # --- stand-in images ----------------------------------------------------------------------------
-phase "stand-in base image (debootstrap)"
-docker/standins/base/build.sh
-phase "stand-in MariaDB, TF-Serving and nginx images"
-docker build -q --network host -t "$MYSQL_STANDIN" docker/standins/mysql
-docker build -q --network host -t "$NGINX_STANDIN" docker/standins/nginx
-docker build -q --network host -f docker/standins/tf-serving/Dockerfile -t "$TF_STANDIN" .
+phase "stand-in images: Debian base (debootstrap), MariaDB, TF-Serving, nginx"
+build_standins
 
 # --- model --------------------------------------------------------------------------------------
 phase "model"
@@ -139,9 +99,9 @@ GRPC_PORT=$(free_port)
 REST_PORT=$(free_port)
 umask 077
 cat >"$env_file" <<ENV
-MYSQL_ROOT_PASSWORD=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
-MYSQL_PASSWORD=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
-MYSQL_SCHEMA_PASSWORD=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
+MYSQL_ROOT_PASSWORD=$(secret)
+MYSQL_PASSWORD=$(secret)
+MYSQL_SCHEMA_PASSWORD=$(secret)
 MODELS_DIR=$MODELS_DIR
 API_PORT=$API_PORT
 FRONT_ADDRESS=127.0.0.1
@@ -160,19 +120,9 @@ phase "up -d and wait for health"
 stack_up=1
 compose down -v --remove-orphans >/dev/null 2>&1 || true  # leftovers of a run that was killed
 compose up -d
-wait_healthy() {  # wait_healthy SERVICE SECONDS
-  local id state waited=0
-  id=$(compose ps -q "$1")
-  while :; do
-    state=$(docker inspect -f '{{.State.Health.Status}}' "$id" 2>/dev/null || echo missing)
-    [ "$state" = healthy ] && { echo "$1 healthy after ${waited}s"; return 0; }
-    [ "$waited" -ge "$2" ] && die "$1 is '$state' after ${2}s"
-    sleep 1; waited=$((waited + 1))
-  done
-}
-check wait_healthy db 180
-check wait_healthy serving 240
-check wait_healthy api 120
+check wait_healthy db 1 180
+check wait_healthy serving 1 240
+check wait_healthy api 1 120
 check $PYTHON scripts/compose_check.py ready "$URL" --expect 200 --wait 60  # through the front
 compose ps
 published=$(docker ps --filter "label=com.docker.compose.project=$PROJECT" \
@@ -219,11 +169,10 @@ phase "slow clients: 64 connections trickling a byte a second while real pages a
 check $PYTHON scripts/compose_check.py trickle "$URL" "$ledger" --data "$DATA/test" \
   --connections 64 --count 6 --factor 2
 
-db_rows() {  # the rows as the db container's root sees them, through `exec`, no published port
-  compose exec -T db sh -c 'mysql -uroot -p"$MYSQL_ROOT_PASSWORD" -N -B -e \
-    "SELECT request_id, codigo_retorno, largura, altura FROM ImagensAPi.Imagens" 2>/dev/null'
+check_rows() {
+  db_rows "request_id, codigo_retorno, largura, altura" \
+    | $PYTHON scripts/compose_check.py rows "$ledger"
 }
-check_rows() { db_rows | $PYTHON scripts/compose_check.py rows "$ledger"; }
 phase "rows in the db container"
 check check_rows
 # Least privilege: the API's user can add rows, not read, remove or change them, nor the schema.
@@ -262,7 +211,7 @@ check .venv/bin/python -m bench.direct --rest "http://127.0.0.1:$REST_PORT" \
 phase "API switched to gRPC (TF_SERVING_GRPC=serving:8500): real pages"
 echo "TF_SERVING_GRPC=serving:8500" >>"$env_file"
 compose up -d --no-deps api
-check wait_healthy api 120
+check wait_healthy api 1 120
 ready_backend=$(api_metrics | grep '^ddd_model_info')
 case $ready_backend in *'backend="tf-serving-grpc"'*) echo "  /metrics names the gRPC backend" ;;
   *) die "the API is not on gRPC: $ready_backend" ;; esac
@@ -288,7 +237,7 @@ phase "serving started: the API recovers by itself"
 compose start serving
 check $PYTHON scripts/compose_check.py recover "$URL" "$ledger" --page "$page" --wait 240
 check $PYTHON scripts/compose_check.py ready "$URL" --expect 200 --wait 30
-check wait_healthy serving 60
+check wait_healthy serving 1 60
 
 phase "db stopped: rows wait in the api-spool volume"
 compose stop db
@@ -300,7 +249,7 @@ spooled=$(compose logs --no-color api | grep -c '"log_row": "spool"' || true)
 echo "  $spooled rows went to the spool volume while db was stopped"
 passed=$((passed + 1))
 compose start db
-check wait_healthy db 120
+check wait_healthy db 1 120
 
 phase "all rows in the db container (spool replayed)"
 for _ in $(seq 1 30); do  # the API replays its spool every few seconds once MySQL answers

@@ -96,6 +96,10 @@ def log_start(services: Services) -> None:
     where = f"{config.mysql_host}:{config.mysql_port}/{config.mysql_database}"
     if state.database:
         log.info("request log: MySQL %s", where)
+    elif state.table_missing:
+        log.error("request log: MySQL %s has no Imagens table: run `python -m api.schema` (the"
+                  " service never creates it); rows wait in the spool (%s) meanwhile", where,
+                  config.spool_dir)
     else:
         log.warning("request log: MySQL %s is not usable (%s): rows wait in the spool (%s) until"
                     " it is", where, state.database_error, config.spool_dir)

@@ -3,6 +3,7 @@ and the TF Serving backend's outage and recovery against a real server process."
 
 from __future__ import annotations
 
+import contextlib
 import threading
 
 import pytest
@@ -96,6 +97,10 @@ class HungServer:
                 return
 
     def close(self) -> None:
+        import socket
+
+        with contextlib.suppress(OSError):  # wakes the accept() that close() alone would not
+            self.sock.shutdown(socket.SHUT_RDWR)
         self.sock.close()
         for conn in self.held:
             conn.close()

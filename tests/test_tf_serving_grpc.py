@@ -65,12 +65,12 @@ def test_hung_server_ends_at_the_deadline_as_code_5():
     """A server that accepts the connection and never answers: the call ends by its deadline
     (DEADLINE_EXCEEDED in the error, not a refused connection)."""
     hung = HungServer()
+    backend = TFServingGrpcBackend(hung.url.removeprefix("http://"), "autoencoder", timeout=1.0)
     try:
-        backend = TFServingGrpcBackend(hung.url.removeprefix("http://"), "autoencoder",
-                                       timeout=1.0)
         with pytest.raises(BackendUnavailable, match="DEADLINE_EXCEEDED"):
             backend.clean(PAGES[0])
     finally:
+        backend.close()  # before the server: no reconnect lands on a closing listener
         hung.close()
 
 

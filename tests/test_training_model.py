@@ -34,7 +34,8 @@ def test_builders_are_pure():
                                      lambda: build_s2d_unet(widths=(4, 8)),
                                      lambda: build_s2d_unet(widths=(4, 8), io_kernel=4),
                                      lambda: build_s2d_unet(widths=(8, 8), half_res_convs=(1, 1)),
-                                     lambda: build_s2d_unet(widths=(4, 8), full_res_head=4)])
+                                     lambda: build_s2d_unet(widths=(4, 8), full_res_head=4),
+                                     lambda: build_s2d_unet(widths=(4, 8), subpixel_head=16)])
 @pytest.mark.parametrize("shape", [(48, 64), (32, 96)])
 def test_models_keep_the_size_of_aligned_pages(builder, shape):
     model = builder()
@@ -52,7 +53,8 @@ def test_odd_page_sizes_come_back_the_same_size(unet, size):
 
 
 @pytest.mark.parametrize("builder", [build_unet, build_s2d_unet,
-                                     lambda widths: build_s2d_unet(widths, full_res_head=4)])
+                                     lambda widths: build_s2d_unet(widths, full_res_head=4),
+                                     lambda widths: build_s2d_unet(widths, subpixel_head=8)])
 def test_unet_output_is_residual(builder):
     """With the correction layer zeroed the U-Net returns its input unchanged."""
     model = builder(widths=(4, 8))
@@ -72,14 +74,14 @@ def test_keras_file_round_trip_without_custom_objects(unet, tmp_path):
     np.testing.assert_allclose(loaded(x), unet(x), atol=1e-6)
 
 
-@pytest.mark.parametrize("io_kernel", [2, 4])
-def test_s2d_unet_corrects_each_pixel_of_a_block_separately(io_kernel):
+@pytest.mark.parametrize("options", [{"io_kernel": 2}, {"io_kernel": 4}, {"subpixel_head": 16}])
+def test_s2d_unet_corrects_each_pixel_of_a_block_separately(options):
     """The transposed conv gives the four pixels of a 2x2 block their own corrections: a
     one-pixel dot changes the output differently at each pixel of its block."""
     import keras
 
     keras.utils.set_random_seed(4)
-    model = build_s2d_unet(widths=(8, 8), io_kernel=io_kernel)
+    model = build_s2d_unet(widths=(8, 8), **options)
     x = np.ones((1, 16, 16, 1), np.float32)
     x[0, 8, 8, 0] = 0.0
     correction = np.asarray(model(x))[0, 8:10, 8:10, 0] - x[0, 8:10, 8:10, 0]

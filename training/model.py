@@ -67,6 +67,7 @@ def build_s2d_unet(
     io_kernel: int = 2,
     half_res_convs: tuple[int, int] = (2, 2),
     full_res_head: int = 0,
+    subpixel_head: int = 0,
     name: str = "s2d_unet",
 ) -> keras.Model:
     """The U-Net of `build_unet` with no full-resolution stage: each 2x2 block of pixels enters
@@ -76,7 +77,10 @@ def build_s2d_unet(
     way in and out (sharper stroke edges, about the same time). `half_res_convs` are the
     (encoder, decoder) convs of the finest level, the costliest. With `full_res_head` > 0 the
     blocks leave as that many channels per pixel instead, which one 3x3 conv at full
-    resolution, seeing the input pixels too, turns into the correction.
+    resolution, seeing the input pixels too, turns into the correction. `subpixel_head` > 0 does
+    the same work at half resolution: a 3x3 conv to that many channels (a quarter of them per
+    pixel of the block) before the way out; wide convs on few positions run near the CPU's
+    peak, thin ones on many positions wait on memory.
 
     Thin convs on full-resolution pages are memory-bound, so half resolution with the same
     channels costs far less time than its multiply-adds suggest, and every level sees twice as
@@ -104,6 +108,8 @@ def build_s2d_unet(
         x = layers.Conv2D(full_res_head, 3, padding="same", activation="relu")(x)
         correction = layers.Conv2D(1, 1, name="correction")(x)
     else:
+        if subpixel_head:
+            x = layers.Conv2D(subpixel_head, 3, padding="same", activation="relu")(x)
         correction = layers.Conv2DTranspose(1, io_kernel, strides=2, padding="same",
                                             name="correction")(x)
     out = layers.Add(name="clean")([inp, correction])

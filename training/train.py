@@ -59,6 +59,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="s2d_unet: convs of its finest (half-resolution) level (default 2 2)")
     p.add_argument("--full-res-head", type=int,
                    help="s2d_unet: channels of its full-resolution output conv (default 0: none)")
+    p.add_argument("--subpixel-head", type=int,
+                   help="s2d_unet: channels of its last half-resolution conv (default 0: none)")
     p.add_argument("--epochs", type=int, default=60, help="epochs (an epoch = --steps batches)")
     p.add_argument("--steps", type=int, default=250, help="batches per epoch")
     p.add_argument("--patch", type=int, default=192, help="training patch side (native pixels)")
@@ -116,7 +118,7 @@ def builder_args(args: argparse.Namespace) -> dict:
     keeps them, so the network can be rebuilt from an exported version)."""
     chosen = {"widths": list(args.widths) if args.widths else None, "io_kernel": args.io_kernel,
               "half_res_convs": list(args.half_res_convs) if args.half_res_convs else None,
-              "full_res_head": args.full_res_head}
+              "full_res_head": args.full_res_head, "subpixel_head": args.subpixel_head}
     return {key: value for key, value in chosen.items() if value is not None}
 
 
@@ -134,8 +136,9 @@ def describe(args: argparse.Namespace) -> str:
         text += f", io_kernel {chosen['io_kernel']}"
     if list(chosen.get("half_res_convs", (2, 2))) != [2, 2]:
         text += f", half_res_convs {list(chosen['half_res_convs'])}"
-    if chosen.get("full_res_head"):
-        text += f", full_res_head {chosen['full_res_head']}"
+    for option in ("full_res_head", "subpixel_head"):
+        if chosen.get(option):
+            text += f", {option} {chosen[option]}"
     return text
 
 

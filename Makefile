@@ -30,7 +30,7 @@ run-stack: setup
 
 test: setup
 	scripts/ensure_mariadb.sh
-	scripts/ensure_debian_packages.sh /usr/bin/chromium chromium chromium-driver
+	scripts/ensure_debian_packages.sh /usr/bin/chromium chromium chromium-driver libatomic1
 	scripts/ensure_debian_packages.sh /usr/sbin/nginx nginx-light
 	$(PY) -m pytest
 

@@ -1,7 +1,7 @@
 #!/bin/sh
 # ensure_debian_packages.sh PROGRAM PACKAGE...: installs Debian's PACKAGEs when PROGRAM (a path)
 # is missing. `make test` uses it for the browser tests (/usr/bin/chromium: chromium,
-# chromium-driver; Playwright drives it and never downloads a browser) and the front's tests
+# chromium-driver, and libatomic1 for Playwright's driver; it never downloads a browser) and the front's tests
 # (/usr/sbin/nginx: nginx-light; the tests run their own nginx on free loopback ports).
 set -eu
 program=$1

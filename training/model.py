@@ -68,29 +68,31 @@ def build_s2d_unet(
     half_res_convs: tuple[int, int] = (2, 2),
     full_res_head: int = 0,
     subpixel_head: int = 0,
+    raw_skip: bool = False,
     name: str = "s2d_unet",
 ) -> keras.Model:
     """The U-Net of `build_unet` with no full-resolution stage: each 2x2 block of pixels enters
     as one vector (a stride-2 conv, a learned space-to-depth) and leaves as four corrections
-    (a stride-2 transposed conv, a learned depth-to-space) added to the input. With
-    `io_kernel` 2 a block sees only its own pixels; with 4 it overlaps its neighbours on the
-    way in and out (sharper stroke edges, about the same time). `half_res_convs` are the
-    (encoder, decoder) convs of the finest level, the costliest. With `full_res_head` > 0 the
-    blocks leave as that many channels per pixel instead, which one 3x3 conv at full
-    resolution, seeing the input pixels too, turns into the correction. `subpixel_head` > 0 does
-    the same work at half resolution: a 3x3 conv to that many channels (a quarter of them per
-    pixel of the block) before the way out; wide convs on few positions run near the CPU's
-    peak, thin ones on many positions wait on memory.
+    (a stride-2 transposed conv, a learned depth-to-space) added to the input.
 
     Thin convs on full-resolution pages are memory-bound, so half resolution with the same
     channels costs far less time than its multiply-adds suggest, and every level sees twice as
-    far. Widths should be multiples of 8 (oneDNN's vector blocks; 20 is as slow as 24 here).
-    Needs sizes that are multiples of 2 ** len(widths).
+    far. Widths should be multiples of 16 (oneDNN's AVX-512 blocks; 20 is as slow as 32), and
+    so should every concatenation. Needs sizes that are multiples of 2 ** len(widths).
+    Options, each measured in docs/model.md:
+    - `io_kernel` 4: blocks overlap their neighbours on the way in and out.
+    - `half_res_convs`: (encoder, decoder) convs of the finest level, the costliest.
+    - `raw_skip`: the block vector before its ReLU joins the last half-resolution conv, so the
+      way out sees the input pixels themselves, not only what four ReLU convs made of them.
+    - `subpixel_head` > 0: a 3x3 conv to that many channels (a quarter per pixel of the block)
+      before the way out.
+    - `full_res_head` > 0: the blocks leave as that many channels per pixel (one of them the
+      input pixel), and one 3x3 conv at full resolution makes the correction.
     """
     inp = keras.Input((None, None, 1), name="image")
     x = layers.Rescaling(2.0, offset=-1.0)(inp)
-    x = layers.Conv2D(widths[0], io_kernel, strides=2, padding="same", activation="relu",
-                      name="blocks_in")(x)
+    blocks = layers.Conv2D(widths[0], io_kernel, strides=2, padding="same", name="blocks_in")(x)
+    x = layers.ReLU()(blocks)
     skips = []
     for level, width in enumerate(widths):
         if level:
@@ -101,15 +103,17 @@ def build_s2d_unet(
         x = layers.UpSampling2D()(x)
         x = layers.Concatenate()([x, skips[level]])
         x = _conv_block(x, widths[level], convs_per_level if level else half_res_convs[1])
+    if raw_skip:
+        x = layers.Concatenate()([x, blocks])
+    if subpixel_head:
+        x = layers.Conv2D(subpixel_head, 3, padding="same", activation="relu")(x)
     if full_res_head:
-        x = layers.Conv2DTranspose(full_res_head, io_kernel, strides=2, padding="same",
+        x = layers.Conv2DTranspose(full_res_head - 1, io_kernel, strides=2, padding="same",
                                    activation="relu", name="blocks_out")(x)
         x = layers.Concatenate()([x, inp])
         x = layers.Conv2D(full_res_head, 3, padding="same", activation="relu")(x)
         correction = layers.Conv2D(1, 1, name="correction")(x)
     else:
-        if subpixel_head:
-            x = layers.Conv2D(subpixel_head, 3, padding="same", activation="relu")(x)
         correction = layers.Conv2DTranspose(1, io_kernel, strides=2, padding="same",
                                             name="correction")(x)
     out = layers.Add(name="clean")([inp, correction])

@@ -61,6 +61,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="s2d_unet: channels of its full-resolution output conv (default 0: none)")
     p.add_argument("--subpixel-head", type=int,
                    help="s2d_unet: channels of its last half-resolution conv (default 0: none)")
+    p.add_argument("--raw-skip", action="store_true", default=None,
+                   help="s2d_unet: the input blocks join its last half-resolution conv")
     p.add_argument("--epochs", type=int, default=60, help="epochs (an epoch = --steps batches)")
     p.add_argument("--steps", type=int, default=250, help="batches per epoch")
     p.add_argument("--patch", type=int, default=192, help="training patch side (native pixels)")
@@ -118,7 +120,8 @@ def builder_args(args: argparse.Namespace) -> dict:
     keeps them, so the network can be rebuilt from an exported version)."""
     chosen = {"widths": list(args.widths) if args.widths else None, "io_kernel": args.io_kernel,
               "half_res_convs": list(args.half_res_convs) if args.half_res_convs else None,
-              "full_res_head": args.full_res_head, "subpixel_head": args.subpixel_head}
+              "full_res_head": args.full_res_head, "subpixel_head": args.subpixel_head,
+              "raw_skip": args.raw_skip}
     return {key: value for key, value in chosen.items() if value is not None}
 
 
@@ -136,7 +139,7 @@ def describe(args: argparse.Namespace) -> str:
         text += f", io_kernel {chosen['io_kernel']}"
     if list(chosen.get("half_res_convs", (2, 2))) != [2, 2]:
         text += f", half_res_convs {list(chosen['half_res_convs'])}"
-    for option in ("full_res_head", "subpixel_head"):
+    for option in ("full_res_head", "subpixel_head", "raw_skip"):
         if chosen.get(option):
             text += f", {option} {chosen[option]}"
     return text

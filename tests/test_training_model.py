@@ -36,8 +36,9 @@ def test_builders_are_pure():
                                      lambda: build_s2d_unet(widths=(8, 8), half_res_convs=(1, 1)),
                                      lambda: build_s2d_unet(widths=(4, 8), full_res_head=4),
                                      lambda: build_s2d_unet(widths=(4, 8), subpixel_head=16),
-                                     lambda: build_s2d_unet(widths=(4, 8), raw_skip=True,
-                                                            subpixel_head=16)])
+                                     lambda: build_s2d_unet(widths=(4, 8), raw_skip="head",
+                                                            subpixel_head=16),
+                                     lambda: build_s2d_unet(widths=(4, 8), raw_skip="decoder")])
 @pytest.mark.parametrize("shape", [(48, 64), (32, 96)])
 def test_models_keep_the_size_of_aligned_pages(builder, shape):
     model = builder()
@@ -77,7 +78,8 @@ def test_keras_file_round_trip_without_custom_objects(unet, tmp_path):
 
 
 @pytest.mark.parametrize("options", [{"io_kernel": 2}, {"io_kernel": 4}, {"subpixel_head": 16},
-                                     {"raw_skip": True, "subpixel_head": 16}])
+                                     {"raw_skip": "head", "subpixel_head": 16},
+                                     {"raw_skip": "decoder"}])
 def test_s2d_unet_corrects_each_pixel_of_a_block_separately(options):
     """The transposed conv gives the four pixels of a 2x2 block their own corrections: a
     one-pixel dot changes the output differently at each pixel of its block."""

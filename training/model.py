@@ -68,7 +68,7 @@ def build_s2d_unet(
     half_res_convs: tuple[int, int] = (2, 2),
     full_res_head: int = 0,
     subpixel_head: int = 0,
-    raw_skip: bool = False,
+    raw_skip: str = "",
     name: str = "s2d_unet",
 ) -> keras.Model:
     """The U-Net of `build_unet` with no full-resolution stage: each 2x2 block of pixels enters
@@ -82,8 +82,9 @@ def build_s2d_unet(
     Options, each measured in docs/model.md:
     - `io_kernel` 4: blocks overlap their neighbours on the way in and out.
     - `half_res_convs`: (encoder, decoder) convs of the finest level, the costliest.
-    - `raw_skip`: the block vector before its ReLU joins the last half-resolution conv, so the
-      way out sees the input pixels themselves, not only what four ReLU convs made of them.
+    - `raw_skip` "decoder" or "head": the block vector before its ReLU joins the finest
+      decoder level (with its skip) or the `subpixel_head` conv, so the way out sees the input
+      pixels themselves, not only what several ReLU convs made of them.
     - `subpixel_head` > 0: a 3x3 conv to that many channels (a quarter per pixel of the block)
       before the way out.
     - `full_res_head` > 0: the blocks leave as that many channels per pixel (one of them the
@@ -99,11 +100,14 @@ def build_s2d_unet(
             x = layers.MaxPooling2D()(x)
         x = _conv_block(x, width, convs_per_level if level else half_res_convs[0])
         skips.append(x)
+    if raw_skip not in ("", "decoder", "head"):
+        raise ValueError(f"raw_skip must be '', 'decoder' or 'head', not {raw_skip!r}")
     for level in reversed(range(len(widths) - 1)):
         x = layers.UpSampling2D()(x)
-        x = layers.Concatenate()([x, skips[level]])
+        extra = [blocks] if raw_skip == "decoder" and level == 0 else []
+        x = layers.Concatenate()([x, skips[level], *extra])
         x = _conv_block(x, widths[level], convs_per_level if level else half_res_convs[1])
-    if raw_skip:
+    if raw_skip == "head":
         x = layers.Concatenate()([x, blocks])
     if subpixel_head:
         x = layers.Conv2D(subpixel_head, 3, padding="same", activation="relu")(x)

@@ -61,8 +61,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="s2d_unet: channels of its full-resolution output conv (default 0: none)")
     p.add_argument("--subpixel-head", type=int,
                    help="s2d_unet: channels of its last half-resolution conv (default 0: none)")
-    p.add_argument("--raw-skip", action="store_true", default=None,
-                   help="s2d_unet: the input blocks join its last half-resolution conv")
+    p.add_argument("--raw-skip", choices=["decoder", "head"],
+                   help="s2d_unet: where the input blocks rejoin (default: nowhere)")
     p.add_argument("--epochs", type=int, default=60, help="epochs (an epoch = --steps batches)")
     p.add_argument("--steps", type=int, default=250, help="batches per epoch")
     p.add_argument("--patch", type=int, default=192, help="training patch side (native pixels)")

@@ -37,7 +37,8 @@ def data_page(folder: str, page_id: int) -> np.ndarray:
     path = DATA_DIR / folder / f"{page_id}.png"
     if not path.exists():
         pytest.skip(f"data set not found at {DATA_DIR} (set DDD_DATA)")
-    return np.asarray(Image.open(path).convert("L"))
+    with Image.open(path) as image:
+        return np.asarray(image.convert("L"))
 
 
 def test_card_describes_the_version(shipped):

@@ -96,7 +96,8 @@ def assert_only_local(page, server) -> None:
 def test_upload_shows_original_and_clean_and_downloads_png(page_server, open_page, tmp_path):
     server, database = page_server
     source = sample_page(tmp_path)
-    size = Image.open(source).size
+    with Image.open(source) as image:
+        size = image.size
     before = database.count()
     page = open_page(server)
     page.keyboard.press("Tab")  # the file picker is the first control, reachable by keyboard

@@ -28,10 +28,15 @@ def load_pages(data: Path, size: str, count: int = 8) -> list[bytes]:
     sources = sorted((data / "test").glob("*.png"), key=lambda p: int(p.stem))
     if not sources:
         raise FileNotFoundError(f"no test pages in {data / 'test'}")
-    exact = [p.read_bytes() for p in sources if Image.open(p).size == (width, height)]
+    exact = [p.read_bytes() for p in sources if _size(p) == (width, height)]
     if exact:
         return exact[:count]
     return [_mosaic(sources, width, height, start=i) for i in range(min(count, 3))]
+
+
+def _size(path: Path) -> tuple[int, int]:
+    with Image.open(path) as image:
+        return image.size
 
 
 def _mosaic(sources: list[Path], width: int, height: int, start: int) -> bytes:
@@ -39,7 +44,8 @@ def _mosaic(sources: list[Path], width: int, height: int, start: int) -> bytes:
     i = start
     for top in range(0, height, 420):
         for left in range(0, width, 540):
-            tile = np.asarray(Image.open(sources[i % len(sources)]).convert("L"))
+            with Image.open(sources[i % len(sources)]) as image:
+                tile = np.asarray(image.convert("L"))
             i += 1
             h, w = min(tile.shape[0], height - top), min(tile.shape[1], width - left)
             canvas[top:top + h, left:left + w] = tile[:h, :w]

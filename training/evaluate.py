@@ -183,7 +183,7 @@ def window_grid(windows: Sequence[Window], outputs: Sequence[np.ndarray], pages:
             ax.set_yticks([])
             ax.set_title(label, fontsize=8)
     fig.suptitle(title, fontsize=9)
-    fig.tight_layout(pad=0.3)
+    fig.tight_layout(pad=0.3, rect=(0, 0, 1, 1 - 0.35 / fig.get_figheight()))
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, pil_kwargs={"optimize": True})
     plt.close(fig)

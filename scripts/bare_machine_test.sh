@@ -19,8 +19,8 @@ git archive --format=tar --prefix=project/ HEAD | tar -x -C "$work"
 cat >"$work/Dockerfile" <<DOCKERFILE
 FROM $BASE_IMAGE
 RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends make >/dev/null
-COPY project /root/project
-WORKDIR /root/project
+COPY project /srv/project
+WORKDIR /srv/project
 DOCKERFILE
 docker build -q --network host -t ddd-bare:test "$work" >/dev/null
 

@@ -374,9 +374,13 @@ def main(argv: list[str] | None = None) -> int:
     get.add_argument("paths", nargs="+")
     rows = sub.add_parser("rows")
     rows.add_argument("ledger", type=Path)
-    args = parser.parse_args(argv)
+    return dispatch(parser.parse_args(argv), globals())
+
+
+def dispatch(args: argparse.Namespace, commands: dict) -> int:
+    """Runs `cmd_<command>` from `commands`; a failed check prints its reason and returns 1."""
     try:
-        globals()[f"cmd_{args.command}"](args)
+        commands[f"cmd_{args.command}"](args)
     except CheckFailed as err:
         print(f"  FAILED: {err}", file=sys.stderr)
         return 1

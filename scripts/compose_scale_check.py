@@ -34,7 +34,7 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from compose_check import CheckFailed, check_clean, png_size
+from compose_check import CheckFailed, check_clean, dispatch, png_size
 
 
 def post(url: str, page: bytes, timeout: float = 600.0) -> tuple[int, dict | None, str]:
@@ -195,13 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     rows.add_argument("ledger", type=Path)
     metric = sub.add_parser("metric")
     metric.add_argument("name")
-    args = parser.parse_args(argv)
-    try:
-        globals()[f"cmd_{args.command}"](args)
-    except CheckFailed as err:
-        print(f"  FAILED: {err}", file=sys.stderr)
-        return 1
-    return 0
+    return dispatch(parser.parse_args(argv), globals())
 
 
 if __name__ == "__main__":

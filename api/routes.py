@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from flask import Blueprint, Request, Response, current_app, jsonify, request
-from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from api.codec import to_data_url
 from api.codes import HTTP_STATUS, ApiError, Code, body
@@ -135,6 +135,8 @@ def read_body(req: Request) -> bytes:
         return req.get_data(cache=False)
     except RequestEntityTooLarge:
         raise ApiError(Code.TOO_LARGE, BODY_TOO_LARGE_DETAIL) from None
+    except (HTTPException, OSError):  # ClientDisconnected: fewer bytes than Content-Length
+        raise ApiError(Code.BAD_REQUEST, "corpo da requisição incompleto") from None
 
 
 def parse_json(raw: bytes, max_values: int) -> object:

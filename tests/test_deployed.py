@@ -149,3 +149,23 @@ def test_header_of_a_raw_socket_request(two_workers):
     assert head.startswith(b"HTTP/1.0 400") or head.startswith(b"HTTP/1.1 400")
     assert b"X-Request-ID:" in head
     assert json.loads(payload)["codigo_retorno"] == 3
+
+
+@pytest.mark.parametrize("sent", [b"", b'{"imgb64_dirty": "', b"{" * 500])
+def test_body_shorter_than_its_content_length_is_code_1_with_a_row(two_workers, sent):
+    """A client that half-closes before sending the whole body: its row, code 1, not code 7."""
+    api, database, _ = two_workers
+    host, port = api.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=60) as sock:
+        sock.sendall(b"POST /remove_background HTTP/1.1\r\nHost: x\r\n"
+                     b"Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n" + sent)
+        sock.shutdown(socket.SHUT_WR)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    head, _, payload = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400"), head[:100]
+    assert json.loads(payload)["codigo_retorno"] == 1
+    request_id = [line.split(b": ", 1)[1].decode() for line in head.split(b"\r\n")
+                  if line.lower().startswith(b"x-request-id:")][0]
+    assert database.row(request_id)["codigo_retorno"] == 1

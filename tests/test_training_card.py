@@ -7,12 +7,9 @@ import json
 
 import pytest
 
-from tests.training_fixtures import write_dataset
-from training import calibrate, evaluate, export, train
+from tests.training_fixtures import validated_run, write_dataset
+from training import export
 from training.card import validation_section
-
-TINY = ["--widths", "4", "8", "--epochs", "1", "--steps", "2", "--patch", "16", "--batch", "2",
-        "--warmup", "1", "--margin", "4", "--verbose", "0"]
 
 
 @pytest.fixture(scope="module")
@@ -20,17 +17,7 @@ def validated(tmp_path_factory):
     """A validation run taken through calibrate, export and evaluate, as docs/model.md runs it."""
     root = tmp_path_factory.mktemp("card")
     data = write_dataset(root / "ddd")
-    train.main(["--data", str(data), "--runs", str(root), "--name", "val", "--val-blocks", "1",
-                *TINY])
-    run = root / "val"
-    calibrate.main([str(run), "--data", str(data), "--margin", "8"])
-    export.main([str(run / "model.keras"), "--base", str(run / "export"), "--card",
-                 str(run / "card.json"), "--calibration", str(run / "calibration.json"),
-                 "--margin", "8", "--tile", "32"])
-    evaluate.main(["--data", str(data), "--model", f"candidate={run / 'export' / '1'}",
-                   "--val-blocks", "1", "--out", str(run / "eval"), "--no-timing",
-                   "--windows", "0"])
-    return root, data, run
+    return root, data, validated_run(root, data, "candidate")
 
 
 def test_section_carries_the_evaluated_figures_and_commands(validated):

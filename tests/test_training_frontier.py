@@ -8,13 +8,10 @@ import json
 import pytest
 from PIL import Image
 
-from tests.training_fixtures import write_dataset
-from training import calibrate, evaluate, export, frontier, train
+from tests.training_fixtures import validated_run, write_dataset
+from training import frontier
 from training.export import export_model
 from training.model import build_s2d_unet, build_unet
-
-TINY = ["--widths", "4", "8", "--epochs", "1", "--steps", "2", "--patch", "16", "--batch", "2",
-        "--warmup", "1", "--margin", "4", "--verbose", "0"]
 
 
 @pytest.fixture(scope="module")
@@ -29,16 +26,7 @@ def setup(tmp_path_factory):
         "architecture": "s2d_unet[4, 8]",
         "validation": {**figures, "val_rmse": 0.02, "val_false_ink": 3,
                        "baseline_architecture_same_budget": {"val_rmse": 0.07}}})
-    train.main(["--data", str(data), "--runs", str(root), "--name", "cand", "--val-blocks", "1",
-                "--model", "s2d_unet", *TINY])
-    run = root / "cand"
-    calibrate.main([str(run), "--data", str(data), "--margin", "8"])
-    export.main([str(run / "model.keras"), "--base", str(run / "export"), "--card",
-                 str(run / "card.json"), "--calibration", str(run / "calibration.json"),
-                 "--margin", "8", "--tile", "32"])
-    evaluate.main(["--data", str(data), "--model", f"cand={run / 'export' / '1'}",
-                   "--val-blocks", "1", "--out", str(run / "eval"), "--no-timing",
-                   "--windows", "0"])
+    run = validated_run(root, data, "cand", "--model", "s2d_unet")
     return root, data, base, run
 
 

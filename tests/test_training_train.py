@@ -8,12 +8,11 @@ import json
 import pytest
 from PIL import Image
 
-from tests.training_fixtures import write_dataset
+from tests.training_fixtures import TINY_TRAINING, write_dataset
 from training import train
 from training.pages import block_of
 
-TINY = ["--widths", "4", "8", "--epochs", "2", "--steps", "3", "--patch", "16", "--batch", "2",
-        "--warmup", "2", "--margin", "4", "--verbose", "0"]
+TINY = [*TINY_TRAINING, "--epochs", "2", "--steps", "3"]  # two epochs: a history to compare
 
 
 @pytest.fixture(scope="module")

@@ -39,3 +39,25 @@ def write_dataset(root: Path, ids=TINY_IDS, size=(40, 52)) -> Path:
     Image.fromarray(clean_page(h, w, 99)).save(root / "test" / "1.png")
     return root
 
+
+
+TINY_TRAINING = ["--widths", "4", "8", "--epochs", "1", "--steps", "2", "--patch", "16",
+                 "--batch", "2", "--warmup", "1", "--margin", "4", "--verbose", "0"]
+
+
+def validated_run(root: Path, data: Path, name: str, *train_args: str) -> Path:
+    """A tiny validation run on block 1 taken through calibrate, export (to RUN/export/1) and
+    evaluate (to RUN/eval), the commands docs/model.md runs; returns the run folder."""
+    from training import calibrate, evaluate, export, train
+
+    train.main(["--data", str(data), "--runs", str(root), "--name", name, "--val-blocks", "1",
+                *TINY_TRAINING, *train_args])
+    run = root / name
+    calibrate.main([str(run), "--data", str(data), "--margin", "8"])
+    export.main([str(run / "model.keras"), "--base", str(run / "export"), "--card",
+                 str(run / "card.json"), "--calibration", str(run / "calibration.json"),
+                 "--margin", "8", "--tile", "32"])
+    evaluate.main(["--data", str(data), "--model", f"{name}={run / 'export' / '1'}",
+                   "--val-blocks", "1", "--out", str(run / "eval"), "--no-timing",
+                   "--windows", "0"])
+    return run

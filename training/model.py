@@ -46,16 +46,7 @@ def build_unet(
     """
     inp = keras.Input((None, None, 1), name="image")
     x = layers.Rescaling(2.0, offset=-1.0)(inp)  # centred input trains faster
-    skips = []
-    for level, width in enumerate(widths):
-        if level:
-            x = layers.MaxPooling2D()(x)
-        x = _conv_block(x, width, convs_per_level if level else full_res_convs[0])
-        skips.append(x)
-    for level in reversed(range(len(widths) - 1)):
-        x = layers.UpSampling2D()(x)
-        x = layers.Concatenate()([x, skips[level]])
-        x = _conv_block(x, widths[level], convs_per_level if level else full_res_convs[1])
+    x = _trunk(x, widths, convs_per_level, full_res_convs)
     correction = layers.Conv2D(1, 1, name="correction")(x)
     out = layers.Add(name="clean")([inp, correction])
     return keras.Model(inp, out, name=name)
@@ -93,20 +84,10 @@ def build_s2d_unet(
     inp = keras.Input((None, None, 1), name="image")
     x = layers.Rescaling(2.0, offset=-1.0)(inp)
     blocks = layers.Conv2D(widths[0], io_kernel, strides=2, padding="same", name="blocks_in")(x)
-    x = layers.ReLU()(blocks)
-    skips = []
-    for level, width in enumerate(widths):
-        if level:
-            x = layers.MaxPooling2D()(x)
-        x = _conv_block(x, width, convs_per_level if level else half_res_convs[0])
-        skips.append(x)
     if raw_skip not in ("", "decoder", "head"):
         raise ValueError(f"raw_skip must be '', 'decoder' or 'head', not {raw_skip!r}")
-    for level in reversed(range(len(widths) - 1)):
-        x = layers.UpSampling2D()(x)
-        extra = [blocks] if raw_skip == "decoder" and level == 0 else []
-        x = layers.Concatenate()([x, skips[level], *extra])
-        x = _conv_block(x, widths[level], convs_per_level if level else half_res_convs[1])
+    x = _trunk(layers.ReLU()(blocks), widths, convs_per_level, half_res_convs,
+               [blocks] if raw_skip == "decoder" else [])
     if raw_skip == "head":
         x = layers.Concatenate()([x, blocks])
     if subpixel_head:
@@ -122,6 +103,24 @@ def build_s2d_unet(
                                             name="correction")(x)
     out = layers.Add(name="clean")([inp, correction])
     return keras.Model(inp, out, name=name)
+
+
+def _trunk(x, widths: Sequence[int], convs_per_level: int, finest_convs: tuple[int, int],
+           finest_extra: Sequence = ()):
+    """Encoder (conv blocks, 2x2 max-pool down) and decoder (upsample, concatenate the skip and
+    `finest_extra` at the finest level, conv blocks) of both U-Nets; `finest_convs` are the
+    (encoder, decoder) convs of the finest level."""
+    skips = []
+    for level, width in enumerate(widths):
+        if level:
+            x = layers.MaxPooling2D()(x)
+        x = _conv_block(x, width, convs_per_level if level else finest_convs[0])
+        skips.append(x)
+    for level in reversed(range(len(widths) - 1)):
+        x = layers.UpSampling2D()(x)
+        x = layers.Concatenate()([x, skips[level], *(finest_extra if level == 0 else [])])
+        x = _conv_block(x, widths[level], convs_per_level if level else finest_convs[1])
+    return x
 
 
 def _conv_block(x, width: int, n: int):

@@ -38,6 +38,7 @@ from PIL import Image
 from serving.model_versions import version_folders
 from training.card import SETS
 from training.export import DEFAULT_BASE
+from training.imageops import read_gray
 from training.pages import add_data_argument, list_ids
 from training.runtime import set_threads
 
@@ -113,7 +114,7 @@ def _figures(section: dict) -> dict[str, float | None]:
 def test_pages(data: Path, sizes: Sequence[str]) -> dict[str, bytes]:
     """PNG pages to time, one per "WxH" size: a test page of that size if the data has one,
     otherwise a mosaic of test pages (e.g. 2480x3508, an A4 page at 300 DPI)."""
-    sources = [np.asarray(Image.open(data / "test" / f"{i}.png").convert("L"))
+    sources = [(read_gray(data / "test" / f"{i}.png") * 255).round().astype(np.uint8)
                for i in list_ids(data, "test")]
     pages = {}
     for size in sizes:

@@ -37,7 +37,7 @@ def test_cli_reports_every_method_on_every_set(setup):
         "--data", str(data), "--model", f"baseline_arch={root / 'base' / '1'}",
         f"model={root / 'unet' / '1'}", "--val-blocks", "1", "--out", str(out), "--windows", "3",
         "--grid-rows", "2", "--keras", f"model={root / 'unet.keras'}",
-        f"baseline_arch={root / 'base.keras'}", "--margins", "0", "12", "--tile", "32",
+        f"baseline_arch={root / 'base.keras'}", "--margins", "0", "12", "13", "--tile", "32",
     ])
     saved = json.loads((out / "report.json").read_text())
     assert saved["pages"] == [14, 15, 17, 18, 20, 21, 23, 24]
@@ -57,6 +57,7 @@ def test_cli_reports_every_method_on_every_set(setup):
     assert saved["keras_forward_ms"]["model"] > 0 and saved["keras_forward_ms"]["baseline_arch"] > 0
     gaps = saved["tiling_gap_8bit"]
     assert gaps["page"] == [104, 80] and gaps["12"] <= 1 < gaps["0"]  # a margin is needed
+    assert "13" not in gaps  # not a multiple of the U-Net's 2: skipped, the scores kept
     assert report["sets"]["real"]["model"]["rmse"] == saved["sets"]["real"]["model"]["rmse"]
     assert "| real | model |" in (out / "table.md").read_text()
     with Image.open(out / "samples.png") as grid:

@@ -210,9 +210,14 @@ def check_keras_models(paths: dict[str, str], pages: Sequence[Page], margins: Se
     quad = [p.dirty for p in pages if p.dirty.shape == page.shape][:4]
     quad += [page] * (4 - len(quad))
     mosaic = np.block([[quad[0], quad[1]], [quad[2], quad[3]]])
+    multiple = size_multiple(first)
+    usable = [m for m in margins if m % multiple == 0]
+    if len(usable) < len(margins):  # a crash here would throw away the scoring done above
+        print(f"margins skipped (not multiples of {multiple}):",
+              sorted(set(margins) - set(usable)), flush=True)
     out["tiling_gap_8bit"] = {
         "page": list(mosaic.shape[::-1]), "model": next(iter(paths)),
-        **tiling_gaps(first, size_multiple(first), margins, mosaic, tile),
+        **tiling_gaps(first, multiple, usable, mosaic, tile),
     }
     print("tiled vs whole, largest 8-bit difference per margin:", out["tiling_gap_8bit"],
           flush=True)

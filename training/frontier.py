@@ -230,14 +230,18 @@ def plot(points: Sequence[Point], path: Path, title: str) -> None:
 
     fig, ax = plt.subplots(figsize=(7, 4.2), dpi=100)
     colours = {"version": "tab:blue", "candidate": "tab:orange", "architecture": "tab:gray"}
-    for p in points:
-        if p.figures.get("val_rmse") is None:
-            continue
+    shown = [p for p in points if p.figures.get("val_rmse") is not None]
+    span = max(map(ms_per_megapixel, shown)) - min(map(ms_per_megapixel, shown)) or 1.0
+    for p in shown:
         x, y = ms_per_megapixel(p), p.figures["val_rmse"]
+        # neighbours' labels stacked in the order of their points, so none covers another
+        near = sorted((q for q in shown if abs(ms_per_megapixel(q) - x) < 0.1 * span),
+                      key=lambda q: q.figures["val_rmse"])
+        dy = 10 * (near.index(p) - (len(near) - 1) / 2)
         ax.scatter([x], [y], s=160 if p.shipped else 40, marker="*" if p.shipped else "o",
                    color=colours[p.kind], zorder=3)
         ax.annotate(p.name + (" (shipped)" if p.shipped else ""), (x, y), fontsize=7,
-                    xytext=(4, 3), textcoords="offset points")
+                    xytext=(6, dy), textcoords="offset points", va="center")
     for kind, colour in colours.items():
         ax.scatter([], [], color=colour, label={"version": "shipped versions",
                                                 "candidate": "candidates (validation runs)",

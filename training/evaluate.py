@@ -69,7 +69,9 @@ def tiling_gaps(
 ) -> dict[int, int]:
     """{margin: largest 8-bit difference between tiled and whole-page cleaning of `page`}, run
     through the export's own PageCleaner (with its calibration table `levels`, if any): the
-    margin to ship is the smallest giving <= 1."""
+    margin to ship is the smallest giving <= 1. Margins the export could not use (not
+    multiples of `multiple`) are skipped with a message: evaluate calls this after its scoring,
+    which a crash would throw away."""
     import tensorflow as tf
 
     from training.export import PageCleaner
@@ -77,6 +79,9 @@ def tiling_gaps(
     x = tf.constant(page[None, ..., None], tf.float32)
     gaps = {}
     for margin in margins:
+        if margin % multiple:
+            print(f"margin {margin} skipped: not a multiple of {multiple}", flush=True)
+            continue
         whole = PageCleaner(model, multiple=multiple, margin=margin, tile=tile, levels=levels)
         tiled = PageCleaner(model, multiple=multiple, margin=margin, tile=tile,
                             max_single_pixels=0, levels=levels)
@@ -210,14 +215,9 @@ def check_keras_models(paths: dict[str, str], pages: Sequence[Page], margins: Se
     quad = [p.dirty for p in pages if p.dirty.shape == page.shape][:4]
     quad += [page] * (4 - len(quad))
     mosaic = np.block([[quad[0], quad[1]], [quad[2], quad[3]]])
-    multiple = size_multiple(first)
-    usable = [m for m in margins if m % multiple == 0]
-    if len(usable) < len(margins):  # a crash here would throw away the scoring done above
-        print(f"margins skipped (not multiples of {multiple}):",
-              sorted(set(margins) - set(usable)), flush=True)
     out["tiling_gap_8bit"] = {
         "page": list(mosaic.shape[::-1]), "model": next(iter(paths)),
-        **tiling_gaps(first, multiple, usable, mosaic, tile),
+        **tiling_gaps(first, size_multiple(first), margins, mosaic, tile),
     }
     print("tiled vs whole, largest 8-bit difference per margin:", out["tiling_gap_8bit"],
           flush=True)

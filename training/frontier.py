@@ -231,11 +231,12 @@ def plot(points: Sequence[Point], path: Path, title: str) -> None:
     fig, ax = plt.subplots(figsize=(7, 4.2), dpi=100)
     colours = {"version": "tab:blue", "candidate": "tab:orange", "architecture": "tab:gray"}
     shown = [p for p in points if p.figures.get("val_rmse") is not None]
-    span = max(map(ms_per_megapixel, shown)) - min(map(ms_per_megapixel, shown)) or 1.0
+    xs = {p.name: ms_per_megapixel(p) for p in shown}
+    span = max(xs.values()) - min(xs.values()) or 1.0
     for p in shown:
-        x, y = ms_per_megapixel(p), p.figures["val_rmse"]
+        x, y = xs[p.name], p.figures["val_rmse"]
         # neighbours' labels stacked in the order of their points, so none covers another
-        near = sorted((q for q in shown if abs(ms_per_megapixel(q) - x) < 0.1 * span),
+        near = sorted((q for q in shown if abs(xs[q.name] - x) < 0.1 * span),
                       key=lambda q: q.figures["val_rmse"])
         dy = 10 * (near.index(p) - (len(near) - 1) / 2)
         ax.scatter([x], [y], s=160 if p.shipped else 40, marker="*" if p.shipped else "o",

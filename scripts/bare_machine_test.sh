@@ -4,6 +4,7 @@
 # clean copy of HEAD and no ../shared data. Inside: `make test`, then `make run` in the
 # background, /ready and one page through it. Needs a Docker engine (scripts/docker_engine.sh).
 #   scripts/bare_machine_test.sh [make-test|make-run|both]   (default: both)
+# Scratch space: SCRATCH_DIR (default /var/tmp).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -13,7 +14,7 @@ export DOCKER_BUILDKIT=0
 
 scripts/docker_engine.sh
 docker image inspect "$BASE_IMAGE" >/dev/null 2>&1 || docker/standins/base/build.sh
-work=$(mktemp -d /var/tmp/ddd-bare.XXXXXX)
+work=$(mktemp -d "${SCRATCH_DIR:-/var/tmp}/ddd-bare.XXXXXX")  # disk-backed, not a small /tmp
 trap 'rm -rf "$work"' EXIT
 git archive --format=tar --prefix=project/ HEAD | tar -x -C "$work"
 cat >"$work/Dockerfile" <<DOCKERFILE

@@ -3,6 +3,7 @@
 # `debootstrap --variant=minbase bookworm` with python3 and python3-venv, this machine's CA bundle
 # (so pip and apt work through this network), imported with `docker import`.
 # Skips the build when the image exists, unless FORCE=1. Needs root and a running engine.
+# Scratch space: SCRATCH_DIR (default /var/tmp).
 set -euo pipefail
 
 IMAGE=${STANDIN_BASE_IMAGE:-ddd-standin/base:bookworm}
@@ -18,7 +19,8 @@ if [ "${FORCE:-0}" != 1 ] && docker image inspect "$IMAGE" >/dev/null 2>&1; then
 fi
 [ -r "$CA_BUNDLE" ] || { log "ERROR: CA bundle $CA_BUNDLE not readable"; exit 1; }
 
-work=$(mktemp -d /var/tmp/ddd-standin-base.XXXXXX)
+# a disk-backed scratch folder (a root file system does not fit a small /tmp tmpfs)
+work=$(mktemp -d "${SCRATCH_DIR:-/var/tmp}/ddd-standin-base.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 rootfs=$work/rootfs
 

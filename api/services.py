@@ -53,7 +53,11 @@ def build_services(config: Config) -> Services:
 def log_start(services: Services) -> None:
     """The few lines an operator reads at start-up: model, database, spool."""
     config, state = services.config, services.readiness.check()
-    log.info("model: version %s, %s backend", services.backend.version(), services.backend.kind)
+    remote = config.tf_serving_url or config.tf_serving_grpc
+    precision = f", {config.mixed_precision} mixed precision" \
+        if config.mixed_precision and not remote else ""
+    log.info("model: version %s, %s backend%s", services.backend.version(),
+             services.backend.kind, precision)
     where = f"{config.mysql_host}:{config.mysql_port}/{config.mysql_database}"
     if state.database:
         log.info("request log: MySQL %s", where)

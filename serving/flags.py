@@ -39,6 +39,7 @@ class ServerOptions:
     enable_model_warmup: bool = True
     tensorflow_intra_op_parallelism: int = 0
     tensorflow_inter_op_parallelism: int = 0
+    mixed_precision: str = ""
     version: bool = False
 
 
@@ -62,6 +63,8 @@ HELP = {
     "enable_model_warmup": "accepted; our exports carry no warm-up requests to replay",
     "tensorflow_intra_op_parallelism": "threads for one op; 0: TensorFlow's choice",
     "tensorflow_inter_op_parallelism": "ops run at once; 0: TensorFlow's choice",
+    "mixed_precision": "bfloat16: bfloat16 automatic mixed precision (pays on AVX512-BF16/AMX "
+    "CPUs only); other values are warned about and ignored",
     "version": "print the version and exit",
 }
 

@@ -9,6 +9,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from serving import mixed_precision
 from serving.config_files import (
     BatchingOptions,
     read_batching_parameters,
@@ -89,8 +90,19 @@ def warn_ignored(options: ServerOptions, batching: BatchingOptions | None) -> No
 
 
 def configure_tensorflow(options: ServerOptions) -> None:
-    """Thread settings must be made before TensorFlow runs its first op."""
+    """Thread and precision settings must be made before TensorFlow runs its first op.
+    An unknown --mixed_precision is warned about and ignored, as saved_model_bundle_factory.cc
+    does; bfloat16 on a CPU without native support runs, as it does there, but says so."""
     import tensorflow as tf
+
+    if options.mixed_precision == "bfloat16":
+        log.info("Running inference with bfloat16 auto mixed precision")
+        mixed_precision.enable(tf, "bfloat16")
+        if reason := mixed_precision.unsupported_reason():
+            log.warning("bfloat16 will be slower than float32 here: %s", reason)
+    elif options.mixed_precision:
+        log.warning("%s auto mixed precision is not supported. Valid option: bfloat16",
+                    options.mixed_precision)
 
     if options.tensorflow_intra_op_parallelism > 0:
         tf.config.threading.set_intra_op_parallelism_threads(

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from serving.mixed_precision import MODES
+from serving.mixed_precision import enable as enable_precision
 from training.denoisers import (
     Denoiser,
     denoise_pages,
@@ -258,9 +260,16 @@ def main(argv: list[str] | None = None) -> dict:
                         help="margins for the tiling check")
     parser.add_argument("--tile", type=int, default=512, help="tile side for the tiling check")
     parser.add_argument("--threads", type=int, default=2, help="TensorFlow intra-op threads")
+    parser.add_argument("--mixed-precision", choices=MODES, default="",
+                        help="run the exported models as TF Serving's --mixed_precision does "
+                        "(default: float32)")
     args = parser.parse_args(argv)
 
     set_threads(args.threads)
+    if args.mixed_precision:
+        import tensorflow as tf
+
+        enable_precision(tf, args.mixed_precision)
     pages = select_pages(Path(args.data), args.split, args.val_blocks)
     if not pages:
         parser.error(f"no labelled pages in split {args.split!r}")

@@ -55,6 +55,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="U-Net channels per level, finest first (default: the builder's)")
     p.add_argument("--io-kernel", type=int,
                    help="s2d_unet: kernel of its stride-2 input and output convs (default 2)")
+    p.add_argument("--convs-per-level", type=int,
+                   help="U-Nets: 3x3 convs per block at the coarse levels (default 2)")
     p.add_argument("--half-res-convs", type=int, nargs=2, metavar=("ENCODER", "DECODER"),
                    help="s2d_unet: convs of its finest (half-resolution) level (default 2 2)")
     p.add_argument("--full-res-head", type=int,
@@ -119,6 +121,7 @@ def builder_args(args: argparse.Namespace) -> dict:
     """Keyword arguments of the architecture's builder that differ from its defaults (the card
     keeps them, so the network can be rebuilt from an exported version)."""
     chosen = {"widths": list(args.widths) if args.widths else None, "io_kernel": args.io_kernel,
+              "convs_per_level": args.convs_per_level,
               "half_res_convs": list(args.half_res_convs) if args.half_res_convs else None,
               "full_res_head": args.full_res_head, "subpixel_head": args.subpixel_head,
               "raw_skip": args.raw_skip}
@@ -137,6 +140,8 @@ def describe(args: argparse.Namespace) -> str:
     text = args.model + (str(list(chosen["widths"])) if "widths" in chosen else "")
     if chosen.get("io_kernel", 2) != 2:
         text += f", io_kernel {chosen['io_kernel']}"
+    if chosen.get("convs_per_level", 2) != 2:
+        text += f", convs_per_level {chosen['convs_per_level']}"
     if list(chosen.get("half_res_convs", (2, 2))) != [2, 2]:
         text += f", half_res_convs {list(chosen['half_res_convs'])}"
     for option in ("full_res_head", "subpixel_head", "raw_skip"):

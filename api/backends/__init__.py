@@ -58,4 +58,5 @@ def build_backend(config: Config) -> ModelBackend:
     return InProcessBackend(
         config.model_dir, config.model_version,
         intra_op_threads=config.tf_intra_op_threads, inter_op_threads=config.tf_inter_op_threads,
+        mixed_precision=config.mixed_precision,
     )

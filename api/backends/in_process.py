@@ -8,6 +8,7 @@ from pathlib import Path
 
 from api.backends import BackendUnavailable, InvalidImage
 from api.tf_runtime import import_tensorflow
+from serving import mixed_precision as precision
 from serving.model_versions import latest_version
 
 __all__ = ["InProcessBackend", "latest_version"]  # latest_version: for benchmarks and tests
@@ -19,8 +20,13 @@ class InProcessBackend:
     kind = "in-process"
 
     def __init__(self, model_dir: str, version: str = "", *, intra_op_threads: int = 0,
-                 inter_op_threads: int = 0) -> None:
+                 inter_op_threads: int = 0, mixed_precision: str = "") -> None:
+        if mixed_precision and (reason := precision.unsupported_reason()):
+            raise ValueError(f"MIXED_PRECISION={mixed_precision}: {reason}; bfloat16 would be "
+                             "several times slower than float32 here, so leave it empty")
         tf = import_tensorflow(intra_op_threads, inter_op_threads)
+        precision.enable(tf, mixed_precision)
+        self.mixed_precision = mixed_precision
         self._tf = tf
         base = Path(model_dir)
         path = base / version if version else latest_version(base)
@@ -28,7 +34,8 @@ class InProcessBackend:
         self._loaded = tf.saved_model.load(str(path))
         self._serve = self._loaded.signatures["serving_default"]
         self.clean(_blank_png())  # trace and allocate now, not on the first client's request
-        log.info("loaded SavedModel %s (version %s)", path, self._version)
+        log.info("loaded SavedModel %s (version %s%s)", path, self._version,
+                 f", {mixed_precision} mixed precision" if mixed_precision else "")
 
     def clean(self, image: bytes) -> bytes:
         tf = self._tf
@@ -44,7 +51,8 @@ class InProcessBackend:
         return self._version
 
     def status(self) -> dict[str, object]:
-        return {"ready": True, "backend": self.kind, "version": self._version}
+        return {"ready": True, "backend": self.kind, "version": self._version,
+                "mixed_precision": self.mixed_precision or "float32"}
 
     def close(self) -> None:
         pass

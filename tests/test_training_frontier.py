@@ -4,6 +4,7 @@ becomes a timed row and a point; the doc's frontier section is replaced, the res
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 from PIL import Image
@@ -66,3 +67,22 @@ def test_a_doc_without_the_markers_is_refused(setup, tmp_path):
     doc.write_text("no section here\n")
     with pytest.raises(ValueError, match="frontier"):
         frontier.splice(doc, "table")
+
+
+def test_mixed_precision_twins_run_in_a_child_with_the_rewrite_on(setup, tmp_path):
+    root, data, base, run = setup
+    scored = frontier.run_point("cand", run)
+    assert frontier.twin(scored, "bfloat16").figures["val_rmse"] is None  # not scored yet
+    shutil.copytree(run / "eval", run / "eval-bfloat16")
+    twin = frontier.twin(scored, "bfloat16")
+    assert (twin.name, twin.precision, twin.folder) == ("cand bfloat16", "bfloat16", scored.folder)
+    assert twin.figures == scored.figures and twin.source.endswith("eval-bfloat16/report.json")
+    shutil.rmtree(run / "eval-bfloat16")
+    pages = frontier.test_pages(data, ["52x40"])
+    worker = frontier.TwinWorker([twin], pages, threads=1)
+    try:
+        assert worker.options.get("auto_mixed_precision_onednn_bfloat16") is True
+        assert worker("cand bfloat16", "serving_default 52x40") > 0
+    finally:
+        worker.close()
+    assert worker.process.exitcode == 0

@@ -13,12 +13,13 @@ from pathlib import Path
 SETS = {"real": "val_rmse", "synthetic_unseen": "val_unseen_rmse", "jpeg_q40": "val_jpeg_q40_rmse"}
 
 
-def validation_section(run: Path) -> dict:
-    """Figures of validation run `run` (a training.train folder holding `eval/report.json`)."""
-    report = json.loads((run / "eval" / "report.json").read_text())
+def validation_section(run: Path, evaluation: str = "eval") -> dict:
+    """Figures of validation run `run` (a training.train folder holding `eval/report.json`;
+    `evaluation` names another such folder, e.g. one scored in bfloat16)."""
+    report = json.loads((run / evaluation / "report.json").read_text())
     metrics = json.loads((run / "metrics.json").read_text())
     config = json.loads((run / "config.json").read_text())
-    name = _model_of_run(report, run)
+    name = _model_of_run(report, run, evaluation)
     real = report["sets"]["real"][name]
     section = {
         "note": f"measured by run {run.name}: the same recipe trained without blocks "
@@ -54,11 +55,11 @@ def validation_section(run: Path) -> dict:
     return section
 
 
-def _model_of_run(report: dict, run: Path) -> str:
+def _model_of_run(report: dict, run: Path, evaluation: str) -> str:
     """The report's model exported from `run` (its version folder lies inside the run)."""
     inside = [name for name, path in report["models"].items()
               if Path(path).resolve().is_relative_to(run.resolve())]
     if len(inside) != 1:
-        raise ValueError(f"{run}/eval/report.json should score exactly one export of {run}, "
-                         f"found {inside or 'none'}")
+        raise ValueError(f"{run}/{evaluation}/report.json should score exactly one export of "
+                         f"{run}, found {inside or 'none'}")
     return inside[0]

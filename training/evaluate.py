@@ -284,6 +284,7 @@ def main(argv: list[str] | None = None) -> dict:
                                                                else argv),
         "data": str(args.data), "split": args.split, "pages": [p.id for p in pages],
         "val_blocks": args.val_blocks, "models": models,
+        "mixed_precision": args.mixed_precision or "float32",
         "false_ink_definition": false_ink_definition(),
         "sets": evaluate(denoisers, pages, args.seed),
     }

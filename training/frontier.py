@@ -11,6 +11,11 @@ that visit every model in turn, so a busy machine slows them all alike; medians 
 ms per megapixel is that of `denoise` on the first size, per pixel of the page (the mirrored
 margins and padding are part of the cost).
 
+With `--mixed-precision bfloat16` every point also gets a twin run as TF Serving's
+`--mixed_precision=bfloat16` runs it. The rewrite is process-wide, so the twins are loaded in a
+child process and timed there, in the same rounds; a candidate twin's figures come from
+RUN/eval-bfloat16/report.json (`training.evaluate --mixed-precision bfloat16`) when it exists.
+
     python -m training.frontier --data $D --run s2d16=runs/s2d16-val \\
         --plot docs/img/frontier.png --doc docs/model.md
 
@@ -57,6 +62,7 @@ class Point:
     figures: dict[str, float | None]
     source: str
     shipped: bool = False
+    precision: str = ""  # "" float32, or the mixed precision it runs in
     ms: dict[str, float] = field(default_factory=dict)
 
 
@@ -85,6 +91,19 @@ def run_point(name: str, run: Path) -> Point:
     card = json.loads((run / "export" / "1.card.json").read_text())
     return Point(name, "candidate", run / "export" / "1", card.get("architecture", "?"),
                  card.get("parameters", 0), _figures(section), f"{run}/eval/report.json")
+
+
+def twin(point: Point, mode: str) -> Point:
+    """`point` run in mixed precision `mode`; figures of its own evaluation where there is one."""
+    evaluation = point.folder.parents[1] / f"eval-{mode}" if point.kind == "candidate" else None
+    figures, source = {key: None for key in point.figures}, "not scored in " + mode
+    if evaluation is not None and (evaluation / "report.json").exists():
+        from training.card import validation_section
+
+        figures = _figures(validation_section(evaluation.parent, evaluation.name))
+        source = f"{evaluation}/report.json"
+    return Point(f"{point.name} {mode}", point.kind, point.folder, point.architecture,
+                 point.parameters, figures, source, precision=mode)
 
 
 def baseline_point(versions: Sequence[Point], base: Path, scratch: Path) -> Point | None:
@@ -165,25 +184,77 @@ def calls(folder: Path, pages: dict[str, bytes]) -> dict[str, Callable[[], objec
     return out
 
 
+class TwinWorker:
+    """The mixed-precision twins' calls, in a child process that turned the rewrite on; each
+    call returns the milliseconds measured there."""
+
+    def __init__(self, points: Sequence[Point], pages: dict[str, bytes], threads: int) -> None:
+        import multiprocessing
+
+        context = multiprocessing.get_context("spawn")
+        self.connection, child = context.Pipe()
+        folders = {p.name: (p.folder, p.precision) for p in points}
+        self.process = context.Process(target=_twin_calls, args=(child, folders, pages, threads),
+                                       daemon=True)
+        self.process.start()
+        self.options = self.connection.recv()  # the child's grappler options, once loaded
+
+    def __call__(self, name: str, target: str) -> float:
+        self.connection.send((name, target))
+        return self.connection.recv()
+
+    def close(self) -> None:
+        self.connection.send(None)
+        self.process.join(60)
+
+
+def _twin_calls(connection, folders: dict[str, tuple[Path, str]], pages: dict[str, bytes],
+                threads: int) -> None:
+    set_threads(threads)
+    import tensorflow as tf
+
+    from serving.mixed_precision import enable
+
+    for mode in {mode for _, mode in folders.values()}:
+        enable(tf, mode)
+    loaded = {name: calls(folder, pages) for name, (folder, _) in folders.items()}
+    connection.send(tf.config.optimizer.get_experimental_options())
+    while (job := connection.recv()) is not None:
+        name, target = job
+        connection.send(_timed(loaded[name][target]))
+
+
+def _timed(call: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    call()
+    return 1000 * (time.perf_counter() - started)
+
+
 def time_points(points: Sequence[Point], pages: dict[str, bytes], rounds: int,
-                large_rounds: int) -> None:
+                large_rounds: int, threads: int) -> None:
     """Fills `point.ms` with medians over rounds; each round visits every point in turn."""
-    loaded = {p.name: calls(p.folder, pages) for p in points}
+    local = {p.name: calls(p.folder, pages) for p in points if not p.precision}
+    twins = [p for p in points if p.precision]
+    worker = TwinWorker(twins, pages, threads) if twins else None
+    timers: dict[str, Callable[[str], float]] = {
+        **{name: (lambda target, fns=fns: _timed(fns[target])) for name, fns in local.items()},
+        **{p.name: (lambda target, name=p.name: worker(name, target)) for p in twins},
+    }
     samples: dict[tuple[str, str], list[float]] = {}
-    for target in loaded[points[0].name]:
-        if target.startswith("_"):
-            continue
-        for fn in loaded.values():  # warm-up: traces and allocates
-            fn[target]()
-        n = rounds if target.endswith(next(iter(pages))) else large_rounds
-        for _ in range(n):
-            for point in points:
-                started = time.perf_counter()
-                loaded[point.name][target]()
-                samples.setdefault((point.name, target), []).append(
-                    1000 * (time.perf_counter() - started))
-        print(target, {p.name: round(float(np.median(samples[(p.name, target)])), 1)
-                       for p in points}, flush=True)
+    try:
+        for target in (t for t in next(iter(local.values())) if not t.startswith("_")):
+            for timer in timers.values():  # warm-up: traces and allocates
+                timer(target)
+            n = rounds if target.endswith(next(iter(pages))) else large_rounds
+            for _ in range(n):
+                for point in points:
+                    samples.setdefault((point.name, target), []).append(
+                        timers[point.name](target))
+            print(target, {p.name: round(float(np.median(samples[(p.name, target)])), 1)
+                           for p in points}, flush=True)
+    finally:
+        if worker:
+            worker.close()
     for point in points:
         point.ms = {t: float(np.median(v)) for (n, t), v in samples.items() if n == point.name}
 
@@ -240,13 +311,17 @@ def plot(points: Sequence[Point], path: Path, title: str) -> None:
                       key=lambda q: q.figures["val_rmse"])
         dy = 10 * (near.index(p) - (len(near) - 1) / 2)
         ax.scatter([x], [y], s=160 if p.shipped else 40, marker="*" if p.shipped else "o",
-                   color=colours[p.kind], zorder=3)
+                   edgecolors=colours[p.kind], zorder=3,
+                   facecolors="none" if p.precision else colours[p.kind])
         ax.annotate(p.name + (" (shipped)" if p.shipped else ""), (x, y), fontsize=7,
                     xytext=(6, dy), textcoords="offset points", va="center")
     for kind, colour in colours.items():
         ax.scatter([], [], color=colour, label={"version": "shipped versions",
                                                 "candidate": "candidates (validation runs)",
                                                 "architecture": "baseline architecture"}[kind])
+    if any(p.precision for p in shown):
+        ax.scatter([], [], edgecolors="black", facecolors="none",
+                   label="hollow: the same model in mixed precision")
     ax.set_yscale("log")
     ax.set_xlabel("ms per megapixel (exported `denoise`, one page, one run)")
     ax.set_ylabel("held-out RMSE (real scans, blocks 4/10/16)")
@@ -280,6 +355,8 @@ def main(argv: list[str] | None = None) -> list[Point]:
     parser.add_argument("--rounds", type=int, default=15, help="timing rounds, first size")
     parser.add_argument("--large-rounds", type=int, default=3, help="timing rounds, other sizes")
     parser.add_argument("--threads", type=int, default=2, help="TensorFlow intra-op threads")
+    parser.add_argument("--mixed-precision", choices=["bfloat16"],
+                        help="also time every point in this mixed precision (a twin each)")
     parser.add_argument("--out", type=Path, default=Path("runs/frontier"),
                         help="folder for frontier.json and frontier.md")
     parser.add_argument("--plot", type=Path, help="chart PNG (default: OUT/frontier.png)")
@@ -294,7 +371,10 @@ def main(argv: list[str] | None = None) -> list[Point]:
     with tempfile.TemporaryDirectory() as scratch:
         extra = baseline_point(versions, args.base, Path(scratch))
         points = [*versions, *candidates, *([extra] if extra else [])]
-        time_points(points, test_pages(args.data, args.sizes), args.rounds, args.large_rounds)
+        if args.mixed_precision:
+            points += [twin(p, args.mixed_precision) for p in points]
+        time_points(points, test_pages(args.data, args.sizes), args.rounds, args.large_rounds,
+                    args.threads)
     command = "python -m training.frontier " + shlex.join(sys.argv[1:] if argv is None else argv)
     text = table(points) + (f"\n\nTimed in one run of `{command}`: medians of "
                             f"{args.rounds} rounds ({args.sizes[0]}) and {args.large_rounds} "

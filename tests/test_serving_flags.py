@@ -17,6 +17,7 @@ COMPOSE_FLAGS = [  # what docker-compose.yml and the image's entrypoint pass
     "--model_base_path=/models/autoencoder", "--model_config_file=/config/models.config",
     "--enable_batching", "--batching_parameters_file=/config/batching.config",
     "--rest_api_timeout_in_ms=120000", "--file_system_poll_wait_seconds=30",
+    "--mixed_precision=",
 ]
 
 

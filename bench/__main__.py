@@ -8,6 +8,8 @@ Targets, each measured on the same real pages at concurrency 1 and N:
   api        POST /remove_background to the API under gunicorn, in-process model, MySQL logging
   api-serving  the same API calling the serving target over REST
   api-grpc   the same API calling the serving target over gRPC
+  api-bf16   the `api` target with MIXED_PRECISION=bfloat16 (not in the default list: it needs a
+             CPU with AVX512-BF16 or AMX)
 The API targets run side by side and take turns in rounds, so that drifting load on a shared
 machine weighs on each alike. Ratios to `model` at concurrency 1 are printed at the end.
 Traffic goes to 127.0.0.1 only.
@@ -36,6 +38,7 @@ from bench.processes import running_api, running_model_server
 from bench.rows import count_rows, create_database, drop_database
 
 TARGETS = ("forward", "model", "serving", "direct", "api", "api-serving", "api-grpc")
+LOCAL_APIS = {"api": {}, "api-bf16": {"MIXED_PRECISION": "bfloat16"}}
 SERVING_FLAGS = ["--rest_api_timeout_in_ms=900000"]  # A4 float pages over JSON take a while
 
 
@@ -166,11 +169,11 @@ def main(argv: list[str] | None = None) -> None:
                         requests_large=args.direct_large_requests, time_limit=args.time_limit):
                     results.append(result)
                     print(row(result), flush=True)
-            settings = {"api": {}, "api-serving": {"TF_SERVING_URL": serving.url},
+            settings = {**LOCAL_APIS, "api-serving": {"TF_SERVING_URL": serving.url},
                         "api-grpc": {"TF_SERVING_GRPC": serving.grpc}}
             run_apis({t: settings[t] for t in settings if t in targets})
-    elif "api" in targets:
-        run_apis({"api": {}})
+    elif set(LOCAL_APIS) & set(targets):
+        run_apis({t: setting for t, setting in LOCAL_APIS.items() if t in targets})
     print(_ratios(results))
     print(ratios(results))
     print(_per_megapixel(results))

@@ -284,7 +284,8 @@ def test_ready_details_need_the_api_key(start_server):
     operator = requests.get(server.url + "/ready", headers={"X-API-Key": "s3cret"}, timeout=10)
     detail = operator.json()
     assert detail["status"] == "degraded"
-    assert detail["model"] == {"ready": True, "backend": "in-process", "version": "1"}
+    assert detail["model"] == {"ready": True, "backend": "in-process", "version": "1",
+                              "mixed_precision": "float32"}
     assert detail["database"]["reachable"] is False and detail["database"]["error"]
     assert detail["spool"] == {"pending": 0, "rejected": 0,
                                "dir": str(server.services.spool.directory)}

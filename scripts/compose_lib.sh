@@ -50,6 +50,18 @@ cleanup() {
 }
 trap cleanup EXIT
 
+use_pages() {  # sets DATA to the data set, or to synthetic stand-in pages when it is absent
+  if compgen -G "$DATA/test/*.png" >/dev/null; then
+    echo "  pages: $DATA/test"
+    return
+  fi
+  echo "  pages: $DATA/test is missing (set DDD_DATA for the NoisyOffice pages);"
+  echo "  using synthetic pages instead (python -m bench.synthetic_pages: rendered text on synthetic backgrounds)"
+  [ -x .venv/bin/python ] || make setup
+  DATA=$work/pages
+  .venv/bin/python -m bench.synthetic_pages "$DATA" --count 12 || die "writing synthetic pages failed"
+}
+
 start_engine() {
   scripts/docker_engine.sh || die "no Docker engine (see the lines above): $TEST_NAME cannot run"
   command -v "${COMPOSE%% *}" >/dev/null || die "$COMPOSE not found"

@@ -43,7 +43,7 @@ if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
 fi
 compgen -G "$MODELS_DIR/autoencoder/[0-9]*/saved_model.pb" >/dev/null \
   || die "no SavedModel version under $MODELS_DIR/autoencoder"
-ls "$DATA"/test/*.png >/dev/null || die "no pages in $DATA/test (set DDD_DATA)"
+use_pages
 
 log "images: stand-ins as compose-test builds them, the API from the real Dockerfile"
 build_standins

@@ -90,7 +90,7 @@ export_model(build_tiny_denoiser(), '$MODELS_DIR/autoencoder', multiple=2, margi
 fi
 compgen -G "$MODELS_DIR/autoencoder/[0-9]*/saved_model.pb" >/dev/null \
   || die "no SavedModel version under $MODELS_DIR/autoencoder"
-ls -d "$DATA/test" >/dev/null || die "no pages: $DATA/test is missing (set DDD_DATA)"
+use_pages
 page=$(ls "$DATA"/test/*.png | sed -n 1p)
 
 # Fresh secrets for this run only; the compose file refuses to start without them.

@@ -10,6 +10,8 @@ Targets, each measured on the same real pages at concurrency 1 and N:
   api-grpc   the same API calling the serving target over gRPC
   api-bf16   the `api` target with MIXED_PRECISION=bfloat16 (not in the default list: it needs a
              CPU with AVX512-BF16 or AMX)
+  api-NAME   the `api` target serving another model folder (`--api-model NAME=DIR`), so that a
+             candidate version is timed through the whole API beside the shipped one
 The API targets run side by side and take turns in rounds, so that drifting load on a shared
 machine weighs on each alike. Ratios to `model` at concurrency 1 are printed at the end.
 Traffic goes to 127.0.0.1 only.
@@ -98,6 +100,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--time-limit", type=float, default=120, help="seconds per measurement")
     parser.add_argument("--api-env", action="append", default=[], metavar="KEY=VALUE",
                         help="extra environment for the API (e.g. WEB_CONCURRENCY=2)")
+    parser.add_argument("--api-model", action="append", default=[], metavar="NAME=DIR",
+                        help="also time the API serving this model folder, as target api-NAME")
     parser.add_argument("--rounds", type=int, default=4,
                         help="API targets take turns in this many rounds per level")
     parser.add_argument("--out", type=Path, help="also write the results as JSON here")
@@ -105,6 +109,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     targets = args.targets.split(",")
+    local_apis = {**LOCAL_APIS, **_model_apis(args.api_model)}
+    targets += [t for t in local_apis if t not in LOCAL_APIS]
     levels = [int(c) for c in args.concurrency.split(",")]
     pages = {size: load_pages(args.data, size) for size in args.sizes.split(",")}
     database = create_database(f"ddd_bench_{uuid.uuid4().hex[:8]}")
@@ -169,11 +175,11 @@ def main(argv: list[str] | None = None) -> None:
                         requests_large=args.direct_large_requests, time_limit=args.time_limit):
                     results.append(result)
                     print(row(result), flush=True)
-            settings = {**LOCAL_APIS, "api-serving": {"TF_SERVING_URL": serving.url},
+            settings = {**local_apis, "api-serving": {"TF_SERVING_URL": serving.url},
                         "api-grpc": {"TF_SERVING_GRPC": serving.grpc}}
             run_apis({t: settings[t] for t in settings if t in targets})
-    elif set(LOCAL_APIS) & set(targets):
-        run_apis({t: setting for t, setting in LOCAL_APIS.items() if t in targets})
+    elif set(local_apis) & set(targets):
+        run_apis({t: setting for t, setting in local_apis.items() if t in targets})
     print(_ratios(results))
     print(ratios(results))
     print(_per_megapixel(results))
@@ -182,6 +188,17 @@ def main(argv: list[str] | None = None) -> None:
                                         [asdict(r) for r in results]}, indent=2))
     if sent_to_api:
         print(_rows_check(database, sent_to_api, len(pages) * 2))
+
+
+def _model_apis(items: list[str]) -> dict[str, dict[str, str]]:
+    """`NAME=DIR` pairs as API targets that serve DIR (its highest version)."""
+    apis = {}
+    for item in items:
+        name, _, folder = item.partition("=")
+        if not name or not folder or not Path(folder).is_dir():
+            raise SystemExit(f"--api-model {item!r}: expected NAME=DIR with DIR a model folder")
+        apis[f"api-{name}"] = {"MODEL_DIR": str(Path(folder).resolve())}
+    return apis
 
 
 def _sent(results: list[Result], target: str) -> int:

@@ -50,7 +50,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-use_pages() {  # sets DATA to the data set, or to synthetic stand-in pages when it is absent
+use_pages() {  # sets DATA (and PAGE_KIND) to the data set, or to synthetic pages when it is absent
+  PAGE_KIND=real
   if compgen -G "$DATA/test/*.png" >/dev/null; then
     echo "  pages: $DATA/test"
     return
@@ -58,7 +59,7 @@ use_pages() {  # sets DATA to the data set, or to synthetic stand-in pages when 
   echo "  pages: $DATA/test is missing (set DDD_DATA for the NoisyOffice pages);"
   echo "  using synthetic pages instead (python -m bench.synthetic_pages: rendered text on synthetic backgrounds)"
   [ -x .venv/bin/python ] || make setup
-  DATA=$work/pages
+  DATA=$work/pages PAGE_KIND=synthetic
   .venv/bin/python -m bench.synthetic_pages "$DATA" --count 12 || die "writing synthetic pages failed"
 }
 

@@ -147,7 +147,7 @@ echo "api runs as uid $api_uid ($(compose exec -T api id -un))"
 passed=$((passed + 1))
 
 # --- traffic ------------------------------------------------------------------------------------
-phase "real pages to $URL"
+phase "$PAGE_KIND pages to $URL"
 check $PYTHON scripts/compose_check.py ready "$URL" --expect 200
 check $PYTHON scripts/compose_check.py get "$URL" /health / /static/app.js /openapi.json
 [ "$(get_code /metrics)" = 404 ] || die "/metrics answers outside the compose network"
@@ -165,7 +165,7 @@ api_metrics() {  # the API's own /metrics, from inside its container (both gunic
 check_metrics() { api_metrics | $PYTHON scripts/compose_check.py metrics "$ledger"; }
 check check_metrics
 
-phase "slow clients: 64 connections trickling a byte a second while real pages are cleaned"
+phase "slow clients: 64 connections trickling a byte a second while $PAGE_KIND pages are cleaned"
 check $PYTHON scripts/compose_check.py trickle "$URL" "$ledger" --data "$DATA/test" \
   --connections 64 --count 6 --factor 2
 
@@ -208,7 +208,7 @@ check .venv/bin/python -m bench.direct --rest "http://127.0.0.1:$REST_PORT" \
   --grpc "127.0.0.1:$GRPC_PORT" --model autoencoder --data "$DATA" --sizes 540x420 \
   --concurrency 1 --direct-requests 2
 
-phase "API switched to gRPC (TF_SERVING_GRPC=serving:8500): real pages"
+phase "API switched to gRPC (TF_SERVING_GRPC=serving:8500): $PAGE_KIND pages"
 echo "TF_SERVING_GRPC=serving:8500" >>"$env_file"
 compose up -d --no-deps api
 check wait_healthy api 1 120

@@ -305,7 +305,7 @@ def cmd_trickle(args) -> None:
         rounds = tricklers.rounds
     finally:
         tricklers.close()
-    print(f"  {len(pages)} real pages: median {alone:.3f}s alone, {during:.3f}s with"
+    print(f"  {len(pages)} pages: median {alone:.3f}s alone, {during:.3f}s with"
           f" {args.connections} connections trickling a byte a second ({during / alone:.2f}x;"
           f" {rounds} rounds of bytes sent, {tricklers.failed} sends refused)")
     if during > args.factor * alone:

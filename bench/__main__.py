@@ -109,8 +109,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     targets = args.targets.split(",")
-    local_apis = {**LOCAL_APIS, **_model_apis(args.api_model)}
-    targets += [t for t in local_apis if t not in LOCAL_APIS]
+    model_apis = _model_apis(args.api_model)
+    local_apis = {**LOCAL_APIS, **model_apis}
+    targets += list(model_apis)
     levels = [int(c) for c in args.concurrency.split(",")]
     pages = {size: load_pages(args.data, size) for size in args.sizes.split(",")}
     database = create_database(f"ddd_bench_{uuid.uuid4().hex[:8]}")

@@ -9,7 +9,9 @@ import numpy as np
 
 from training.backgrounds import blotch, composite, synthetic_background
 from training.imageops import jpeg
+from training.page_engine import render_page
 from training.pages import Page
+from training.scan import background, scan
 
 
 def robustness_pages(pages: Sequence[Page], seed: int = 2024) -> list[Page]:
@@ -39,3 +41,17 @@ def input_sets(pages: Sequence[Page], seed: int) -> dict[str, list[Page]]:
         "synthetic_unseen": robustness_pages(pages, seed=seed),
         "jpeg_q40": jpeg_pages(pages, quality=40),
     }
+
+
+def document_pages(seed: int, n: int = 24, h: int = 420, w: int = 540) -> list[Page]:
+    """`n` synthetic documents from the page engine, scanned onto procedural or aged paper, from
+    a seed training never uses (ids -1, -2, ...): type sizes, weights, faint ink and solid marks
+    that the real pages do not have."""
+    rng = np.random.default_rng([seed, 11])
+    pages = []
+    for i in range(n):
+        clean, printed = render_page(rng, h, w)
+        verso = render_page(rng, h, w)[1] if i % 4 == 3 else None
+        dirty = scan(rng, printed, background(rng, h, w), verso)
+        pages.append(Page(-1 - i, jpeg(dirty, 90) if i % 3 == 2 else dirty, clean))
+    return pages

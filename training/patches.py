@@ -10,7 +10,9 @@ import numpy as np
 from training.augment import jitter_input, stroke_weight
 from training.backgrounds import composite, synthetic_background
 from training.imageops import resize
+from training.page_engine import render_page
 from training.pages import Page
+from training.scan import background, real_backgrounds, scan
 from training.text import rendered_pages
 
 
@@ -24,7 +26,10 @@ class PatchSampler:
     shadow over a real stain). A share `rendered` of the synthetic composites use pages of text
     rendered in other typefaces (`text_pages` of them) instead of the real clean pages. With
     probability `scale` the crop is resampled by 0.8-1.25x (other type sizes; pages themselves
-    are never resized). Flips apply to both sides; scanner jitter to the input only.
+    are never resized). A share `engine` of all patches are synthetic documents from the page
+    engine (`training.page_engine`: any type size, weight, ink, marks and pen) scanned onto real,
+    procedural or aged paper (`training.scan`), a quarter of them with the other side's ink
+    showing through. Flips apply to both sides; scanner jitter to the input only.
     Deterministic for a given seed.
     """
 
@@ -37,6 +42,7 @@ class PatchSampler:
     stroke: float = 0.5
     rendered: float = 0.0
     text_pages: int = 64
+    engine: float = 0.0
     jitter: bool = True
 
     def __post_init__(self) -> None:
@@ -46,9 +52,20 @@ class PatchSampler:
         self.rng = np.random.default_rng(self.seed)
         side = max(self.size * 2, 256)
         self.text = rendered_pages(self.seed, self.text_pages, side, side) if self.rendered else []
+        self.papers = real_backgrounds(self.pages) if self.engine else []
+
+    def engine_page(self) -> tuple[np.ndarray, np.ndarray]:
+        """(dirty, clean): a synthetic document patch, scanned."""
+        rng, s = self.rng, self.size
+        clean, printed = render_page(rng, s, s)
+        verso = render_page(rng, s, s)[1] if rng.random() < 0.25 else None
+        return scan(rng, printed, background(rng, s, s, self.papers), verso), clean
 
     def sample(self) -> tuple[np.ndarray, np.ndarray]:
         rng, s = self.rng, self.size
+        if self.engine and rng.random() < self.engine:
+            dirty, clean = self.engine_page()
+            return self._finish(dirty, clean)
         synthetic = rng.random() < self.synthetic
         if synthetic and self.text and rng.random() < self.rendered:
             page = self.text[rng.integers(len(self.text))]
@@ -69,6 +86,11 @@ class PatchSampler:
         else:
             if rng.random() < self.overlay:
                 dirty = dirty * synthetic_background(rng, s, s)
+        return self._finish(dirty, clean)
+
+    def _finish(self, dirty: np.ndarray, clean: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Flips of both sides, scanner jitter of the input."""
+        rng = self.rng
         if rng.random() < 0.5:
             dirty, clean = dirty[:, ::-1], clean[:, ::-1]
         if rng.random() < 0.5:

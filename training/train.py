@@ -21,7 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from training.input_sets import robustness_pages
+from training.fonts import available_faces
+from training.input_sets import document_pages, robustness_pages
 from training.pages import (
     VAL_BLOCKS,
     add_data_argument,
@@ -81,6 +82,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="share of synthetic patches with bolder or thinner strokes")
     p.add_argument("--rendered", type=float, default=0.5,
                    help="share of synthetic patches showing text rendered in other typefaces")
+    p.add_argument("--engine", type=float, default=0.0,
+                   help="share of all patches that are synthetic documents from the page engine "
+                        "(any type size and weight, faint ink, solid marks, pen; training.scan)")
+    p.add_argument("--init",
+                   help="warm start: initial weights from this network (a .keras file or an "
+                        "exported version folder of the same architecture)")
+    p.add_argument("--select", choices=["val_rmse", "val_score"], default="val_rmse",
+                   help="validation figure that picks the kept epoch: real pages only, or "
+                        "val_score = real pages + synthetic documents (needs --engine)")
     p.add_argument("--teacher",
                    help="distil from this network: a .keras file or an exported version folder "
                         "(rebuilt from its card); its output is blended into every target")
@@ -196,8 +206,9 @@ def saturating_mse(y_true, y_pred):
 
 
 def make_validation_callback(keras, model, val_sets: dict, multiple: int, margin: int):
-    """Adds `val_rmse` (and one entry per extra set) to the epoch logs, measured on whole pages
-    exactly as the export runs them; callbacks after it (checkpoint, early stop) read it."""
+    """Adds `val_rmse` (and one entry per extra set, and `val_score`: real pages plus synthetic
+    documents) to the epoch logs, measured on whole pages exactly as the export runs them;
+    callbacks after it (checkpoint, early stop) read them."""
     from training.denoisers import denoise_pages, keras_denoiser
     from training.metrics import score_pages
 
@@ -208,7 +219,8 @@ def make_validation_callback(keras, model, val_sets: dict, multiple: int, margin
             for key, pages in val_sets.items():
                 outputs = denoise_pages(denoiser, pages)
                 logs[key] = score_pages(outputs, pages, with_ssim=False)["rmse"]
-            print(" - ".join(f"{k} {logs[k]:.4f}" for k in val_sets), flush=True)
+            logs["val_score"] = logs["val_rmse"] + logs.get("val_docs_rmse", 0.0)
+            print(" - ".join(f"{k} {logs[k]:.4f}" for k in [*val_sets, "val_score"]), flush=True)
 
     return PageValidation()
 
@@ -274,7 +286,13 @@ def model_card(args, metrics: dict, train_ids: list[int], val_ids: list[int]) ->
                             f"0.8-1.25x, {args.synthetic:.0%} on synthetic backgrounds (stains, "
                             "rings, folds, wrinkles, crumples, shadows, tints; bolder/thinner "
                             f"strokes; {args.rendered:.0%} of them text rendered in 16 other "
-                            "typefaces), brightness/contrast/gamma, blur, noise, JPEG",
+                            "typefaces), brightness/contrast/gamma, blur, noise, JPEG"
+                            + (f"; {args.engine:.0%} of all patches synthetic documents from the "
+                               "page engine (training.page_engine, training.scan): "
+                               f"{available_faces().count} faces incl. handwriting, 6-40 pt at "
+                               "100-600 DPI, bold runs, headings, faint and pencil ink restored "
+                               "to readable, solid marks, tables, pen strokes; real, procedural "
+                               "and aged paper, bleed-through" if args.engine else ""),
         },
         "validation": {
             "blocks": args.val_blocks, "ids": val_ids,
@@ -312,23 +330,27 @@ def main(argv: list[str] | None = None) -> dict:
     (run / "config.json").write_text(json.dumps(config, indent=2) + "\n")
 
     model = build_model(args)
+    if args.init:
+        model.set_weights(load_teacher(args.init).get_weights())
     multiple = size_multiple(model)
     optimizer = keras.optimizers.Adam(learning_rate(args), use_ema=args.ema > 0,
                                       ema_momentum=args.ema or 0.99)
     model.compile(optimizer=optimizer, loss=saturating_mse)
     sampler = PatchSampler(train_pages, args.patch, seed=args.seed, synthetic=args.synthetic,
                            overlay=args.overlay, scale=args.scale, stroke=args.stroke,
-                           rendered=args.rendered)
+                           rendered=args.rendered, engine=args.engine)
     # The weight average goes into the model at each epoch end, so validation, checkpoint and
     # the final weights are the averaged ones (steadier than the last step's).
     callbacks = [keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if args.ema > 0 else []
     if val_pages:
         val_sets = {"val_rmse": val_pages, "val_unseen_rmse": robustness_pages(val_pages)}
+        if args.engine:
+            val_sets["val_docs_rmse"] = document_pages(seed=2025)
         callbacks += [
             make_validation_callback(keras, model, val_sets, multiple, args.margin),
-            keras.callbacks.ModelCheckpoint(str(run / "model.keras"), monitor="val_rmse",
+            keras.callbacks.ModelCheckpoint(str(run / "model.keras"), monitor=args.select,
                                             mode="min", save_best_only=True),
-            keras.callbacks.EarlyStopping(monitor="val_rmse", mode="min",
+            keras.callbacks.EarlyStopping(monitor=args.select, mode="min",
                                           patience=args.patience, restore_best_weights=True),
         ]
     callbacks += [epoch_timer(keras), keras.callbacks.CSVLogger(str(run / "history.csv"))]
@@ -344,7 +366,7 @@ def main(argv: list[str] | None = None) -> dict:
         model.save(run / "model.keras")
     history = {k: [float(v) for v in vs] for k, vs in fit.history.items()}
     (run / "history.json").write_text(json.dumps(history, indent=2) + "\n")
-    best = int(np.argmin(history["val_rmse"])) if val_pages else len(history["loss"]) - 1
+    best = int(np.argmin(history[args.select])) if val_pages else len(history["loss"]) - 1
     metrics = {
         "model": args.model,
         "architecture": describe(args),
@@ -359,7 +381,7 @@ def main(argv: list[str] | None = None) -> dict:
         "epoch_seconds": [round(t) for t in history["epoch_seconds"]],
         "command": command,
     }
-    for key in ("val_rmse", "val_unseen_rmse"):
+    for key in ("val_rmse", "val_unseen_rmse", "val_docs_rmse", "val_score"):
         if key in history:
             metrics[key] = history[key][best]
     (run / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")

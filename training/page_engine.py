@@ -38,11 +38,6 @@ def restore(darkness: float) -> float:
 class Ink:
     printed: float  # darkness on the paper, 0..1
 
-    @property
-    def fills(self) -> tuple[int, int]:
-        """8-bit gray levels (as printed, as restored)."""
-        return (round(255 * (1 - self.printed)), round(255 * (1 - restore(self.printed))))
-
 
 PAPER = Ink(0.0)  # knocked-out text inside a solid mark
 
@@ -63,48 +58,61 @@ def pen_ink(rng: np.random.Generator) -> Ink:
 
 
 class Sheet:
-    """Two drawing surfaces (printed, clean) that receive the same strokes."""
+    """Ink coverage, one layer per ink, drawn once; the printed and the clean page are both made
+    from the same layers, so their geometry is identical by construction."""
 
     def __init__(self, h: int, w: int):
         self.h, self.w = h, w
-        self.images = (Image.new("L", (w, h), 255), Image.new("L", (w, h), 255))
-        self.draws = tuple(ImageDraw.Draw(image) for image in self.images)
+        self.layers: dict[Ink, Image.Image] = {}
+        self.draws: dict[Ink, ImageDraw.ImageDraw] = {}
 
-    def _each(self, ink: Ink):
-        return zip(self.draws, ink.fills, strict=True)
+    def _draws(self, ink: Ink):
+        """Where to draw `ink` (fill 255: covered); paper erases every layer (fill 0)."""
+        if ink == PAPER:
+            return [(draw, 0) for draw in self.draws.values()]
+        if ink not in self.layers:
+            self.layers[ink] = Image.new("L", (self.w, self.h), 0)
+            self.draws[ink] = ImageDraw.Draw(self.layers[ink])
+        return [(self.draws[ink], 255)]
 
     def text(self, xy, text: str, face, ink: Ink) -> None:
-        for draw, fill in self._each(ink):
+        for draw, fill in self._draws(ink):
             draw.text(xy, text, font=face, fill=fill)
 
     def line(self, points, width: int, ink: Ink) -> None:
-        for draw, fill in self._each(ink):
+        for draw, fill in self._draws(ink):
             draw.line(points, fill=fill, width=max(1, int(width)))
 
     def rectangle(self, box, ink: Ink, outline: int = 0) -> None:
-        for draw, fill in self._each(ink):
+        for draw, fill in self._draws(ink):
             if outline:
                 draw.rectangle(box, outline=fill, width=outline)
             else:
                 draw.rectangle(box, fill=fill)
 
     def ellipse(self, box, ink: Ink, outline: int = 0) -> None:
-        for draw, fill in self._each(ink):
+        for draw, fill in self._draws(ink):
             if outline:
                 draw.ellipse(box, outline=fill, width=outline)
             else:
                 draw.ellipse(box, fill=fill)
 
     def polygon(self, points, ink: Ink) -> None:
-        for draw, fill in self._each(ink):
+        for draw, fill in self._draws(ink):
             draw.polygon(points, fill=fill)
 
-    def arrays(self, rng: np.random.Generator, skew: float) -> tuple[np.ndarray, np.ndarray]:
-        """(clean page in [0, 1], printed darkness in [0, 1]), both rotated by `skew` degrees."""
-        printed, clean = (image.rotate(skew, Image.BICUBIC, fillcolor=255) if skew else image
-                          for image in self.images)
-        return (np.asarray(clean, np.float32) / 255.0,
-                1.0 - np.asarray(printed, np.float32) / 255.0)
+    def arrays(self, skew: float) -> tuple[np.ndarray, np.ndarray]:
+        """(clean page in [0, 1], printed darkness in [0, 1]), both rotated by `skew` degrees:
+        inks multiply, as layers of ink on paper do."""
+        printed = np.ones((self.h, self.w), np.float32)
+        clean = np.ones((self.h, self.w), np.float32)
+        for ink, image in self.layers.items():
+            if skew:
+                image = image.rotate(skew, Image.BICUBIC, fillcolor=0)
+            cover = np.asarray(image, np.float32) / 255.0
+            printed *= 1.0 - ink.printed * cover
+            clean *= 1.0 - restore(ink.printed) * cover
+        return clean, 1.0 - printed
 
 
 def word(rng: np.random.Generator) -> str:
@@ -337,4 +345,4 @@ def render_page(rng: np.random.Generator, h: int, w: int,
     sheet = Sheet(h, w)
     Layout(rng, sheet, faces or available_faces()).fill()
     skew = rng.uniform(-2.0, 2.0) if rng.random() < 0.3 else 0.0
-    return sheet.arrays(rng, skew)
+    return sheet.arrays(skew)

@@ -28,8 +28,8 @@ class PatchSampler:
     probability `scale` the crop is resampled by 0.8-1.25x (other type sizes; pages themselves
     are never resized). A share `engine` of all patches are synthetic documents from the page
     engine (`training.page_engine`: any type size, weight, ink, marks and pen) scanned onto real,
-    procedural or aged paper (`training.scan`), a quarter of them with the other side's ink
-    showing through. Flips apply to both sides; scanner jitter to the input only.
+    procedural or aged paper (`training.scan`), a quarter of them with another page's ink
+    showing through from the back. Flips apply to both sides; scanner jitter to the input only.
     Deterministic for a given seed.
     """
 
@@ -53,12 +53,14 @@ class PatchSampler:
         side = max(self.size * 2, 256)
         self.text = rendered_pages(self.seed, self.text_pages, side, side) if self.rendered else []
         self.papers = real_backgrounds(self.pages) if self.engine else []
+        self.last_printed: np.ndarray | None = None
 
     def engine_page(self) -> tuple[np.ndarray, np.ndarray]:
         """(dirty, clean): a synthetic document patch, scanned."""
         rng, s = self.rng, self.size
         clean, printed = render_page(rng, s, s)
-        verso = render_page(rng, s, s)[1] if rng.random() < 0.25 else None
+        verso = self.last_printed if rng.random() < 0.25 else None  # the previous page's ink
+        self.last_printed = printed
         return scan(rng, printed, background(rng, s, s, self.papers), verso), clean
 
     def sample(self) -> tuple[np.ndarray, np.ndarray]:

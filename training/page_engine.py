@@ -320,7 +320,7 @@ class Layout:
         rng, sheet = self.rng, self.sheet
         ink = pen_ink(rng)
         base = rng.uniform(1.0, 12.0)
-        span = rng.uniform(30, sheet.w)
+        span = rng.uniform(min(30.0, sheet.w / 2), sheet.w)
         n = int(span / max(0.7, 0.3 * base)) + 2  # dots close enough to make a line
         steps = rng.normal(0, 1, (n, 2)).cumsum(axis=0) * np.sqrt(40 / n)
         steps = steps - np.linspace(0, 1, n)[:, None] * steps[-1]  # wander, not drift

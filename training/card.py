@@ -63,3 +63,19 @@ def _model_of_run(report: dict, run: Path, evaluation: str) -> str:
         raise ValueError(f"{run}/{evaluation}/report.json should score exactly one export of "
                          f"{run}, found {inside or 'none'}")
     return inside[0]
+
+
+def ink_suite_section(report_path: Path, model: str) -> dict:
+    """Summary of `model` in a training.ink_suite report (figures as measured, with the command)."""
+    report = json.loads(report_path.read_text())
+    result = report["results"][model]
+    return {
+        "command": report["command"],
+        "pages": len(report["pages"]),
+        **{key: result[key] for key in ("pages_below_98", "worst_page", "worst_inner_kept",
+                                        "mean_inner_kept", "hollow_letters", "letters",
+                                        "false_ink", "fmeasure")},
+        "documents_fmeasure": report["documents_fmeasure"][model],
+        "baselines_fmeasure": {k: report["results"][k]["fmeasure"]
+                               for k in ("otsu", "sauvola") if k in report["results"]},
+    }

@@ -17,7 +17,7 @@ from typing import Any
 import tensorflow as tf
 
 from serving.model_versions import version_folders
-from training.card import validation_section
+from training.card import ink_suite_section, validation_section
 
 DEFAULT_BASE = Path(__file__).resolve().parents[1] / "serving" / "models" / "autoencoder"
 
@@ -262,6 +262,9 @@ def main(argv: list[str] | None = None) -> None:
                         help="validation run folder: the card's `validation` section is taken "
                              "from RUN/eval/report.json (training.evaluate of RUN's export), "
                              "RUN/metrics.json and RUN/calibration.json")
+    parser.add_argument("--ink-suite", nargs=2, metavar=("REPORT", "NAME"),
+                        help="training.ink_suite report.json and the model's name in it: the "
+                             "card's `ink_suite` section")
     args = parser.parse_args(argv)
     model = keras.models.load_model(args.model, compile=False)
     card = json.loads(Path(args.card).read_text()) if args.card else {}
@@ -273,6 +276,8 @@ def main(argv: list[str] | None = None) -> None:
         card["calibration"] = {k: calibration[k] for k in calibration if k != "levels"}
     if args.validation:
         card["validation"] = validation_section(Path(args.validation))
+    if args.ink_suite:
+        card["ink_suite"] = ink_suite_section(Path(args.ink_suite[0]), args.ink_suite[1])
     path = export_model(
         model, args.base, multiple=multiple, version=args.version, card=card,
         tile=args.tile, margin=args.margin, max_single_pixels=args.max_single_pixels,

@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 DDD_DATA ?= $(abspath ../shared/data/noisyoffice-ddd)
 export DDD_DATA
 
-.PHONY: setup run run-stack test lint bench compose-test compose-scale-test clean
+.PHONY: setup fonts run run-stack test lint bench compose-test compose-scale-test clean
 
 setup: $(STAMP)
 
@@ -17,6 +17,14 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[tf,train,dev]'
 	touch $(STAMP)
+
+# Typefaces for the training page engine (training.page_engine), from Debian's packages: print
+# faces and handwriting. Without them training falls back to matplotlib's few faces.
+FONT_PACKAGES := fonts-dejavu-core fonts-liberation fonts-urw-base35 fonts-freefont-ttf \
+	fonts-noto-core fonts-crosextra-carlito fonts-crosextra-caladea fonts-dkg-handwriting \
+	fonts-breip fonts-bwht fonts-femkeklaver fonts-dancingscript
+fonts:
+	scripts/ensure_debian_packages.sh /usr/share/fonts/opentype/dancingscript/DancingScript-Regular.otf $(FONT_PACKAGES)
 
 run: setup
 	scripts/ensure_mariadb.sh --optional

@@ -13,19 +13,30 @@ from pathlib import Path
 SETS = {"real": "val_rmse", "synthetic_unseen": "val_unseen_rmse", "jpeg_q40": "val_jpeg_q40_rmse"}
 
 
-def validation_section(run: Path, evaluation: str = "eval") -> dict:
+def validation_section(run: Path, evaluation: str = "eval", shipped: Path | None = None) -> dict:
     """Figures of validation run `run` (a training.train folder holding `eval/report.json`;
-    `evaluation` names another such folder, e.g. one scored in bfloat16)."""
+    `evaluation` names another such folder, e.g. one scored in bfloat16). `shipped` is the
+    exported network: when it is the run's own, the note says the figures are its own."""
     report = json.loads((run / evaluation / "report.json").read_text())
     metrics = json.loads((run / "metrics.json").read_text())
     config = json.loads((run / "config.json").read_text())
     name = _model_of_run(report, run, evaluation)
     real = report["sets"]["real"][name]
-    section = {
-        "note": f"measured by run {run.name}: the same recipe trained without blocks "
+    if shipped is not None and Path(shipped).resolve().is_relative_to(run.resolve()):
+        note = (f"measured on the shipped weights themselves: run {run.name} trained without "
+                f"blocks {report['val_blocks']}, its output table fitted on its training pages, "
+                "exported and scored on the held-out pages (native resolution, 8-bit output, "
+                "training.evaluate)")
+    else:
+        note = (f"measured by run {run.name}: the same recipe trained without blocks "
                 f"{report['val_blocks']}, its output table fitted on its own training pages, "
                 "exported and scored on the unseen pages (native resolution, 8-bit output, "
-                "training.evaluate); the shipped weights then saw every pair",
+                "training.evaluate); the shipped weights then saw every pair")
+    if config.get("init"):
+        note += (f"; warm-started from {config['init']}, whose training saw every pair, so the "
+                 "real-scan figures are not fully held out (the synthetic sets are)")
+    section = {
+        "note": note,
         "blocks": report["val_blocks"],
         "ids": report["pages"],
         **{key: report["sets"][set_name][name]["rmse"] for set_name, key in SETS.items()},

@@ -275,7 +275,7 @@ def main(argv: list[str] | None = None) -> None:
         levels = calibration["levels"]
         card["calibration"] = {k: calibration[k] for k in calibration if k != "levels"}
     if args.validation:
-        card["validation"] = validation_section(Path(args.validation))
+        card["validation"] = validation_section(Path(args.validation), shipped=Path(args.model))
     if args.ink_suite:
         card["ink_suite"] = ink_suite_section(Path(args.ink_suite[0]), args.ink_suite[1])
     path = export_model(

@@ -42,8 +42,22 @@ def test_export_writes_the_section_into_the_card(validated):
     export.main([str(run / "model.keras"), "--base", str(base), "--card", str(run / "card.json"),
                  "--validation", str(run), "--margin", "8", "--tile", "32"])
     card = json.loads((base / "1.card.json").read_text())
-    assert card["validation"] == json.loads(json.dumps(validation_section(run)))
+    own = validation_section(run, shipped=run / "model.keras")
+    assert card["validation"] == json.loads(json.dumps(own))
+    assert own["note"].startswith("measured on the shipped weights themselves")
+    assert "saw every pair" in validation_section(run)["note"]  # a twin run's figures
     assert card["serving"]["margin"] == 8
+
+
+def test_a_warm_start_is_disclosed(validated, tmp_path):
+    _, _, run = validated
+    config = json.loads((run / "config.json").read_text())
+    assert "warm-started" not in validation_section(run)["note"]
+    (run / "config.json").write_text(json.dumps({**config, "init": "serving/models/x/3"}))
+    try:
+        assert "warm-started from serving/models/x/3" in validation_section(run)["note"]
+    finally:
+        (run / "config.json").write_text(json.dumps(config))
 
 
 def test_a_report_without_the_runs_export_is_refused(validated, tmp_path):

@@ -162,6 +162,15 @@ def test_images_are_the_versions_compose_and_the_project_use(objects):
         assert images["mysql"] == compose_default(services["db"]["image"])
 
 
+def test_workloads_an_hpa_scales_leave_replicas_to_it(objects):
+    """A `replicas` in the manifest would be re-applied over the HPA's count in the middle of
+    load; the HPA alone sets it."""
+    for hpa in by_kind(objects, "HorizontalPodAutoscaler"):
+        target = hpa["spec"]["scaleTargetRef"]
+        assert "replicas" not in named(objects, target["kind"], target["name"])["spec"], \
+            target["name"]
+
+
 def test_every_container_has_requests_and_limits(objects):
     for _, c in containers(objects):
         resources = c.get("resources", {})

@@ -374,8 +374,9 @@ def test_every_selector_finds_its_pods(objects):
     for hpa in by_kind(objects, "HorizontalPodAutoscaler"):
         target = hpa["spec"]["scaleTargetRef"]
         assert named(objects, target["kind"], target["name"])
-    api = named(objects, "StatefulSet", "api")
-    assert named(objects, "Service", api["spec"]["serviceName"])["spec"]["clusterIP"] == "None"
+    for stateful in by_kind(objects, "StatefulSet"):  # its governing Service is headless
+        governing = named(objects, "Service", stateful["spec"]["serviceName"])["spec"]
+        assert governing["clusterIP"] == "None", stateful["metadata"]["name"]
 
 
 def test_network_policies_deny_by_default_and_open_only_the_chain(objects):

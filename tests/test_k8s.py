@@ -323,6 +323,26 @@ def test_dev_database_gets_what_compose_gives_its_init_files():
     assert mysql["image"] == compose_default(db["image"])
 
 
+# The dev MySQL's first start: initdb, the init files, then a restart, measured in seconds on
+# fast disks; slow network storage can take minutes. The first liveness failure must wait longer.
+MYSQL_INIT_BUDGET_SECONDS = 900
+
+
+def probe_budget(probe: dict) -> int:
+    """Seconds a probe may keep failing before the kubelet acts."""
+    return (probe.get("initialDelaySeconds", 0)
+            + probe.get("periodSeconds", 10) * probe.get("failureThreshold", 3))
+
+
+def test_dev_database_is_not_killed_while_it_initialises():
+    """A TCP ping fails for the whole of the image's initialisation (its temporary server runs
+    with --skip-networking): only a startup probe sized to it keeps liveness away until then."""
+    mysql = container(render("dev"), "StatefulSet", "mysql")
+    startup = mysql.get("startupProbe")
+    assert startup and "--host=127.0.0.1" in startup["exec"]["command"]
+    assert probe_budget(startup) >= MYSQL_INIT_BUDGET_SECONDS
+
+
 # --- the edge, termination and the network --------------------------------------------------------
 
 def test_ingress_body_limit_and_timeouts_follow_the_api(objects):

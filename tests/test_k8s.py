@@ -132,7 +132,7 @@ def test_both_overlays_hold_the_same_stack():
                  for name in OVERLAYS)
     shared = {("StatefulSet", "api"), ("Deployment", "serving"), ("Service", "serving-headless"),
               ("HorizontalPodAutoscaler", "api"), ("HorizontalPodAutoscaler", "serving"),
-              ("PodDisruptionBudget", "api"), ("Ingress", "api"), ("Job", "migrate"),
+              ("PodDisruptionBudget", "api"), ("Ingress", "api"), ("Job", "migrate-0.1.0"),
               ("CronJob", "retention"), ("NetworkPolicy", "default-deny")}
     assert shared <= dev and shared <= prod
     assert {("StatefulSet", "db"), ("Service", "db")} <= dev - prod
@@ -169,6 +169,27 @@ def test_workloads_an_hpa_scales_leave_replicas_to_it(objects):
         target = hpa["spec"]["scaleTargetRef"]
         assert "replicas" not in named(objects, target["kind"], target["name"])["spec"], \
             target["name"]
+
+
+def base_images() -> dict[str, str]:
+    """The project's images as base/kustomization.yaml names them: the one place they are set."""
+    entries = yaml.safe_load((K8S / "base" / "kustomization.yaml").read_text())["images"]
+    return {e["name"]: f"{e['newName']}:{e['newTag']}" for e in entries}
+
+
+def test_project_images_are_named_once_and_built_by_the_docs(objects):
+    """Every overlay runs the images the docs' commands build and push, from a registry (a bare
+    `ddd-serving/api` would be looked for on Docker Hub)."""
+    project = {c["image"] for _, c in containers(objects) if "ddd-serving/" in c["image"]}
+    assert project == set(base_images().values())
+    docs = (ROOT / "docs" / "deploy.md").read_text().replace("\\\n", " ")  # one command a line
+    for image in project:
+        assert "." in image.split("/", 1)[0], f"{image}: not registry-qualified"
+        assert re.search(rf"docker build .*-t {re.escape(image)}\b", docs), image
+        assert f"docker push {image}" in docs, image
+    for overlay in OVERLAYS:  # an overlay's own `images:` would be a second place
+        text = (K8S / "overlays" / overlay / "kustomization.yaml").read_text()
+        assert "images:" not in yaml.safe_load(text), overlay
 
 
 def test_every_container_has_requests_and_limits(objects):
@@ -414,6 +435,18 @@ def test_network_policies_deny_by_default_and_open_only_the_chain(objects):
     # Every pod but the database's may only talk out where a policy says.
     egress = [p["podSelector"] for p in policies.values() if "Egress" in p["policyTypes"]]
     assert egress
+
+
+def test_each_api_release_gets_its_own_schema_job(objects):
+    """A Job's template is immutable: the next apply with a new tag or new settings must create
+    a Job, not edit the last one. Its name follows the API tag, and it reads no hashed name."""
+    api_tag = container(objects, "StatefulSet", "api")["image"].rsplit(":", 1)[1]
+    jobs = by_kind(objects, "Job")
+    assert [j["metadata"]["name"] for j in jobs] == [f"migrate-{api_tag}"]
+    refs = [ref["configMapRef"]["name"] for ref in pod_spec(jobs[0])["containers"][0]["envFrom"]]
+    assert refs == ["migrate-config"]
+    fixed = next(o for o in by_kind(objects, "ConfigMap") if o["metadata"]["name"] == refs[0])
+    assert fixed["data"] == api_settings(objects)  # the API's settings, prod's db.env included
 
 
 def test_jobs_run_the_project_commands_as_their_own_users(objects):

@@ -389,6 +389,24 @@ def test_api_pods_get_time_to_finish_in_flight_pages(objects):
     assert spec["terminationGracePeriodSeconds"] >= pre_stop + graceful + 20
 
 
+def test_serving_runs_its_binary_and_drains_before_it_is_killed(objects):
+    """The image's entrypoint is a bash script without exec, and tensorflow_model_server has no
+    SIGTERM handler: the binary runs as the container's process, and preStop outlasts every API
+    connection's age and its last calls' grace, so the kill at the end finds nothing in flight."""
+    spec = pod_spec(named(objects, "Deployment", "serving"))
+    serving = container(objects, "Deployment", "serving")
+    assert serving["command"] == ["/usr/bin/tensorflow_model_server"]
+    flags = dict(arg.partition("=")[::2] for arg in serving["args"])
+    ports = {p["name"]: str(p["containerPort"]) for p in serving["ports"]}
+    assert (flags["--port"], flags["--rest_api_port"]) == (ports["grpc"], ports["http"])
+    channel = dict(arg.split("=") for arg in flags["--grpc_channel_arguments"].split(","))
+    age = int(channel["grpc.max_connection_age_ms"]) * 1.1 / 1000  # gRPC adds up to 10 % jitter
+    grace = int(channel["grpc.max_connection_age_grace_ms"]) / 1000
+    pre_stop = int(serving["lifecycle"]["preStop"]["exec"]["command"][-1])
+    assert pre_stop >= age + grace
+    assert spec["terminationGracePeriodSeconds"] > pre_stop
+
+
 def gunicorn_graceful_timeout() -> int:
     """gunicorn_conf.py's graceful_timeout, read from the file (importing it starts work)."""
     text = (ROOT / "api" / "gunicorn_conf.py").read_text()

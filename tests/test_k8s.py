@@ -266,8 +266,16 @@ def test_api_ports_agree_with_config_and_compose(objects):
     assert str(config.port) == str(compose()["services"]["api"]["environment"]["PORT"])
     service = named(objects, "Service", "api")
     assert service["spec"]["ports"][0]["targetPort"] == "http"
-    paths = {api[probe]["httpGet"]["path"] for probe in ("readinessProbe", "livenessProbe")}
-    assert paths == {"/ready", "/health"}
+    assert api["startupProbe"]["httpGet"] == {"path": "/health", "port": "http"}
+
+
+def test_api_stays_in_rotation_while_busy_or_while_the_model_is_away(objects):
+    """Readiness and liveness ask no request thread (pages can hold them all) and not /ready,
+    which fails while the model is away: the pod then answers code 5 with its row itself,
+    instead of leaving the Service and letting the edge answer its own HTML 503."""
+    api = container(objects, "StatefulSet", "api")
+    for probe in ("readinessProbe", "livenessProbe"):
+        assert api[probe].get("tcpSocket") == {"port": "http"}, probe
 
 
 def test_spool_is_on_a_claim_per_pod_larger_than_its_bound(objects):

@@ -475,6 +475,19 @@ def test_each_api_release_gets_its_own_schema_job(objects):
     assert fixed["data"] == api_settings(objects)  # the API's settings, prod's db.env included
 
 
+def test_api_scales_on_pages_in_flight_below_its_threads(objects):
+    """The API tier runs out of threads first (docs/scaling.md), so its HPA follows the pages in
+    flight per pod, a gauge the service exports, with a target under the pod's thread count."""
+    config = from_env(api_settings(objects))
+    hpa = named(objects, "HorizontalPodAutoscaler", "api")["spec"]
+    pods = [m["pods"] for m in hpa["metrics"] if m["type"] == "Pods"]
+    assert [p["metric"]["name"] for p in pods] == ["ddd_requests_in_flight"]
+    assert '"ddd_requests_in_flight"' in (ROOT / "api" / "metrics.py").read_text()
+    target = float(pods[0]["target"]["averageValue"])
+    assert 0 < target < config.web_concurrency * config.gunicorn_threads
+    assert "ddd_requests_in_flight" in (ROOT / "docs" / "scaling.md").read_text()
+
+
 def test_jobs_run_the_project_commands_as_their_own_users(objects):
     migrate = container(objects, "Job", "migrate")
     assert migrate["command"] == ["python", "-m", "api.schema"]

@@ -1,22 +1,18 @@
 # The API image: Flask app under gunicorn on port 3030, talking to TF Serving over REST or gRPC.
-# No TensorFlow here: only the base dependencies of pyproject.toml, no extras; TF Serving's gRPC
-# messages come from api/protos/ through a descriptor set made in the `protos` stage.
+# No TensorFlow here: only the base dependencies of pyproject.toml, no extras, installed from
+# requirements.lock (every package pinned and hashed: `make lock`); TF Serving's gRPC messages
+# come from api/protos/ through a descriptor set made in the `protos` stage.
 # BASE_IMAGE: any Debian-like image with python3 >= 3.11 and its venv module (the official slim
 # image by default; `make compose-test` swaps in a stand-in built from Debian's packages).
 ARG BASE_IMAGE=python:3.11-slim-bookworm
 
-# The requirements alone first: an edit elsewhere in pyproject.toml keeps the cached install.
-FROM ${BASE_IMAGE} AS requirements
-LABEL org.opencontainers.image.title=ddd-serving-api
-COPY pyproject.toml docker/pyproject_deps.py /tmp/build/
-RUN python3 /tmp/build/pyproject_deps.py /tmp/build/pyproject.toml > /tmp/build/requirements.txt
-
-# protoc (grpcio-tools, pinned in pyproject's dev extra) runs here only: the image keeps its output.
+# protoc (grpcio-tools, locked with hashes from pyproject's dev extra) runs here only: the image
+# keeps its output.
 FROM ${BASE_IMAGE} AS protos
-COPY pyproject.toml docker/pyproject_deps.py /tmp/build/
+COPY docker/protoc.lock /tmp/build/
 RUN python3 -m venv /tmp/venv \
- && /tmp/venv/bin/pip install --no-cache-dir --disable-pip-version-check \
-    "$(python3 /tmp/build/pyproject_deps.py /tmp/build/pyproject.toml dev | grep '^grpcio-tools')"
+ && /tmp/venv/bin/pip install --no-cache-dir --disable-pip-version-check --require-hashes \
+    -r /tmp/build/protoc.lock
 COPY api/protos /tmp/build/api/protos
 COPY api/backends/tf_serving_protos.py /tmp/build/api/backends/
 RUN /tmp/venv/bin/python /tmp/build/api/backends/tf_serving_protos.py /tmp/build/tf_serving.binpb
@@ -35,10 +31,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 # python3 -m venv: the official image has it in /usr/local, Debian's python3-venv in /usr.
 WORKDIR /app
-COPY --from=requirements /tmp/build/requirements.txt /tmp/requirements.txt
+COPY requirements.lock /tmp/requirements.lock
 RUN python3 -m venv "$VIRTUAL_ENV" \
- && pip install --no-compile -r /tmp/requirements.txt \
- && rm /tmp/requirements.txt
+ && pip install --no-compile --require-hashes -r /tmp/requirements.lock \
+ && rm /tmp/requirements.lock
 
 RUN useradd --uid 10001 --user-group --create-home --shell /usr/sbin/nologin app \
  && mkdir -p "$SPOOL_DIR" \

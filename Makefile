@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 DDD_DATA ?= $(abspath ../shared/data/noisyoffice-ddd)
 export DDD_DATA
 
-.PHONY: setup fonts run run-stack test lint bench compose-test compose-scale-test clean
+.PHONY: setup fonts run run-stack test lint bench compose-test compose-scale-test lock clean
 
 setup: $(STAMP)
 
@@ -66,6 +66,16 @@ compose-test:
 # Two API and two serving replicas behind the front; one of each killed under load.
 compose-scale-test:
 	scripts/compose_scale_test.sh
+
+# The hashed lock files the API image installs from (Dockerfile), made from pyproject.toml; rerun
+# after changing its dependencies (tests/test_lock_files.py fails while they disagree). Needs uv.
+UV ?= uv
+LOCK = $(UV) pip compile --universal --python-version 3.11 --generate-hashes \
+	--custom-compile-command "make lock"
+lock:
+	$(LOCK) pyproject.toml --no-emit-package setuptools -o requirements.lock
+	$(PYTHON) docker/pyproject_deps.py pyproject.toml dev | grep '^grpcio-tools' \
+		| $(LOCK) - -o docker/protoc.lock
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -40,6 +40,7 @@ class Front:
     url: str
     folder: Path
     process: subprocess.Popen
+    verify: str | bool = True  # HTTPS: the front's own certificate, which the tests trust
 
     def error_log(self) -> str:
         return (self.folder / "error.log").read_text(errors="replace")
@@ -75,7 +76,9 @@ http {{
     with (folder / "stderr.log").open("wb") as stderr:
         process = subprocess.Popen([NGINX, "-p", str(folder), "-c", str(folder / "nginx.conf"),
                                     "-g", "daemon off;"], stderr=stderr)
-    front = Front(f"http://127.0.0.1:{port}", folder, process)
+    tls = env["NGINX_LISTEN_OPTIONS"] == "ssl"
+    front = Front(f"{'https' if tls else 'http'}://127.0.0.1:{port}", folder, process,
+                  f"{env['NGINX_TLS_DIR']}/tls.crt" if tls else True)
     try:
         wait_listening(front)
         yield front
@@ -94,7 +97,7 @@ def wait_listening(front: Front, timeout: float = 30) -> None:
         if front.process.poll() is not None:
             raise RuntimeError(f"nginx exited: {(front.folder / 'stderr.log').read_text()}")
         with contextlib.suppress(requests.ConnectionError):
-            requests.get(front.url + "/health", timeout=5)
+            requests.get(front.url + "/health", timeout=5, verify=front.verify)
             return
         time.sleep(0.1)
     raise TimeoutError("nginx did not listen")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 import socket
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -154,6 +155,38 @@ def test_metrics_stay_inside(stack):
     outside = requests.get(front.url + "/metrics", timeout=10)
     assert outside.status_code == 404 and outside.json()["codigo_retorno"] == 1
     assert "ddd_requests_total" in requests.get(api.url + "/metrics", timeout=10).text
+
+
+def self_signed(folder: Path) -> Path:
+    """A certificate and key for 127.0.0.1, as a user would put in FRONT_TLS_DIR."""
+    folder.mkdir()
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(folder / "tls.key"), "-out", str(folder / "tls.crt")],
+                   check=True, capture_output=True)
+    return folder
+
+
+def test_front_speaks_tls_with_a_mounted_certificate(stack, tmp_path):
+    """With tls.crt and tls.key in its folder the front answers HTTPS on its port, and a page
+    still reaches the API and its row (X-Forwarded-Proto says https)."""
+    _, api, database = stack
+    tls = self_signed(tmp_path / "tls")
+    with running_front(api.url.removeprefix("http://"), tmp_path / "nginx",
+                       NGINX_TLS_DIR=str(tls)) as front:
+        assert front.url.startswith("https://")
+        response = requests.post(front.url + "/remove_background", timeout=60,
+                                 verify=front.verify, json={"imgb64_dirty": "not base64!"})
+        assert response.json()["codigo_retorno"] == 3
+        assert database.row(response.headers["X-Request-ID"])["codigo_retorno"] == 3
+        plain = requests.get(front.url.replace("https://", "http://") + "/health", timeout=10)
+        assert plain.status_code == 400  # plain HTTP is not served on the TLS port
+
+
+def test_front_refuses_half_a_tls_configuration(tmp_path):
+    (tmp_path / "tls.crt").write_text("")
+    with pytest.raises(subprocess.CalledProcessError):
+        front_env({"PATH": "/usr/bin:/bin", "NGINX_TLS_DIR": str(tmp_path)})
 
 
 def test_api_down_is_json_code_5(tiny_model_base, make_database, tmp_path):

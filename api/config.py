@@ -33,6 +33,11 @@ class Config:
     mysql_database: str = "ImagensAPi"
     mysql_pool_size: int = 8
     mysql_connect_timeout: float = 3.0
+    # TLS to MySQL (a managed server): the CA file that signed its certificate. Set, every
+    # connection is encrypted and the certificate verified, its host name too unless
+    # MYSQL_SSL_VERIFY_IDENTITY is false; a server without TLS is refused. Empty: no TLS.
+    mysql_ssl_ca: str = ""
+    mysql_ssl_verify_identity: bool = True
     # The schema step (`python -m api.schema`) runs as its own user; empty: MYSQL_USER's.
     mysql_schema_user: str = ""
     mysql_schema_password: str = ""

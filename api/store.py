@@ -117,10 +117,14 @@ SCHEMA_MISSING = (errorcode.ER_NO_SUCH_TABLE, errorcode.ER_BAD_DB_ERROR)
 
 def connection_params(config: Config) -> dict[str, Any]:
     """How every part of the project (service, schema step, tools, tests) reaches MySQL."""
-    return {"host": config.mysql_host, "port": config.mysql_port, "user": config.mysql_user,
-            "password": config.mysql_password,
-            "connection_timeout": max(1, round(config.mysql_connect_timeout)),
-            "charset": "utf8mb4", "collation": "utf8mb4_unicode_ci"}
+    params = {"host": config.mysql_host, "port": config.mysql_port, "user": config.mysql_user,
+              "password": config.mysql_password,
+              "connection_timeout": max(1, round(config.mysql_connect_timeout)),
+              "charset": "utf8mb4", "collation": "utf8mb4_unicode_ci"}
+    if config.mysql_ssl_ca:  # verified TLS, never a silent fall-back to plain text
+        params.update(ssl_ca=config.mysql_ssl_ca, ssl_verify_cert=True,
+                      ssl_verify_identity=config.mysql_ssl_verify_identity)
+    return params
 
 
 class Store:

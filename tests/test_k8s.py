@@ -488,6 +488,26 @@ def test_api_scales_on_pages_in_flight_below_its_threads(objects):
     assert "ddd_requests_in_flight" in (ROOT / "docs" / "scaling.md").read_text()
 
 
+def test_prod_verifies_the_managed_mysql_over_tls():
+    """Every pod that connects to the managed server (api, migrate, retention) verifies it over
+    TLS, with the CA file mounted where its settings look for it."""
+    objects = render("prod")
+    settings = from_env(api_settings(objects))
+    assert settings.mysql_ssl_ca and settings.mysql_ssl_verify_identity
+    folder = str(Path(settings.mysql_ssl_ca).parent)
+    clients = [(w, c) for w, c in containers(objects)
+               if pod_labels(w)["app.kubernetes.io/component"] in ("api", "migrate", "retention")]
+    assert len(clients) == 3
+    for workload, c in clients:
+        mount = next(m for m in c["volumeMounts"] if m["mountPath"] == folder)
+        volume = next(v for v in pod_spec(workload)["volumes"] if v["name"] == mount["name"])
+        assert volume["configMap"]["name"] == "ddd-db-ca", c["name"]
+        config_maps = [ref["configMapRef"]["name"] for ref in c["envFrom"]]
+        assert all(from_env(cm["data"]).mysql_ssl_ca == settings.mysql_ssl_ca
+                   for cm in by_kind(objects, "ConfigMap") if cm["metadata"]["name"] in config_maps)
+    assert "`ddd-db-ca`" in (ROOT / "docs" / "deploy.md").read_text()
+
+
 def test_jobs_run_the_project_commands_as_their_own_users(objects):
     migrate = container(objects, "Job", "migrate")
     assert migrate["command"] == ["python", "-m", "api.schema"]

@@ -4,21 +4,30 @@ privilege (INSERT only, never DDL), text that is not valid Unicode."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import socket
+import subprocess
 import uuid
 from datetime import datetime
+from pathlib import Path
 
 import mysql.connector
 import pytest
 
+from api.config import Config
 from api.store import (
     LogRecord,
     RowRejected,
     Store,
     StoreUnavailable,
+    connection_params,
     storable_json,
     storable_text,
 )
-from tests.conftest import mysql_params
+from bench.processes import free_port
+from tests.conftest import mysql_params, mysql_params_config
+from tests.test_outages import wait_for
 from tests.test_routes import closed_port
 
 
@@ -169,3 +178,97 @@ def test_spooled_line_that_is_not_a_row_is_refused(row):
     with pytest.raises(ValueError):
         LogRecord.from_json(row)
     assert LogRecord.from_json(record().to_json()).codigo_retorno == 0
+
+
+# --- TLS to a managed server (MYSQL_SSL_CA) ---------------------------------------------------
+
+def openssl(*args: str) -> None:
+    subprocess.run(["openssl", *args], check=True, capture_output=True)
+
+
+def make_ca(folder: Path, name: str) -> tuple[Path, Path]:
+    key, cert = folder / f"{name}.key", folder / f"{name}.pem"
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", f"/CN={name}",
+            "-addext", "basicConstraints=critical,CA:TRUE",
+            "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+            "-keyout", str(key), "-out", str(cert))
+    return key, cert
+
+
+@pytest.fixture(scope="module")
+def tls_server(tmp_path_factory):
+    """A private MariaDB on a free port that accepts TLS connections only, its certificate for
+    IP 127.0.0.1 signed by its own CA: what a managed server looks like to the service."""
+    if not (shutil.which("mariadbd") and shutil.which("mariadb-install-db")):
+        pytest.skip("MariaDB's server is not installed (make test installs it)")
+    folder = tmp_path_factory.mktemp("tls-mysql")
+    ca_key, ca = make_ca(folder, "ca")
+    (folder / "san.cnf").write_text("subjectAltName=IP:127.0.0.1\n")
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
+            "-keyout", str(folder / "server.key"), "-out", str(folder / "server.csr"))
+    openssl("x509", "-req", "-in", str(folder / "server.csr"), "-CA", str(ca), "-CAkey",
+            str(ca_key), "-CAcreateserial", "-days", "2", "-extfile", str(folder / "san.cnf"),
+            "-out", str(folder / "server.pem"))
+    user = ["--user=root"] if os.geteuid() == 0 else []
+    data = folder / "data"
+    subprocess.run(["mariadb-install-db", "--no-defaults", f"--datadir={data}", *user,
+                    "--auth-root-authentication-method=normal", "--skip-test-db"],
+                   check=True, capture_output=True)
+    port = free_port()
+    with (folder / "server.log").open("wb") as log:
+        server = subprocess.Popen(
+            ["mariadbd", "--no-defaults", f"--datadir={data}", *user, f"--port={port}",
+             "--bind-address=127.0.0.1", f"--socket={folder / 'sock'}", "--skip-log-bin",
+             f"--ssl-ca={ca}", f"--ssl-cert={folder / 'server.pem'}",
+             f"--ssl-key={folder / 'server.key'}", "--require-secure-transport=ON"],
+            stdout=subprocess.DEVNULL, stderr=log)
+    try:
+        wait_for(lambda: socket_open(port), timeout=60, message="the TLS MariaDB listens")
+        yield port, ca, make_ca(folder, "other-ca")[1]
+    finally:
+        server.terminate()
+        server.wait(30)
+
+
+def socket_open(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def tls_session(**settings) -> str:
+    """The TLS version of a session opened with the service's own connection settings."""
+    cnx = mysql.connector.connect(**connection_params(Config(**settings)))
+    try:
+        cursor = cnx.cursor()
+        cursor.execute("SHOW SESSION STATUS LIKE 'Ssl_version'")
+        return cursor.fetchone()[1]
+    finally:
+        cnx.close()
+
+
+def test_tls_to_mysql_verifies_the_server(tls_server):
+    port, ca, other_ca = tls_server
+    server = {"mysql_host": "127.0.0.1", "mysql_port": port, "mysql_user": "root",
+              "mysql_password": ""}
+    assert tls_session(**server, mysql_ssl_ca=str(ca)).startswith("TLSv1")
+    with pytest.raises(mysql.connector.Error):  # a certificate this CA did not sign
+        tls_session(**server, mysql_ssl_ca=str(other_ca))
+    by_name = {**server, "mysql_host": "localhost", "mysql_ssl_ca": str(ca)}
+    with pytest.raises(mysql.connector.Error):  # the certificate is for 127.0.0.1 only
+        tls_session(**by_name)
+    assert tls_session(**by_name, mysql_ssl_verify_identity=False).startswith("TLSv1")
+
+
+def test_tls_is_never_dropped_for_a_server_without_it(tmp_path):
+    """The shared test server has no TLS: with a CA configured, the service does not connect."""
+    plain = mysql.connector.connect(**mysql_params())
+    try:
+        cursor = plain.cursor()
+        cursor.execute("SHOW VARIABLES LIKE 'have_ssl'")
+        if cursor.fetchone()[1] == "YES":
+            pytest.skip("the test server speaks TLS")
+    finally:
+        plain.close()
+    _, ca = make_ca(tmp_path, "ca")
+    with pytest.raises(mysql.connector.Error, match="SSL"):
+        tls_session(**mysql_params_config(), mysql_ssl_ca=str(ca))

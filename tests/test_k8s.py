@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import filecmp
 import functools
+import json
 import os
 import re
 import shutil
@@ -13,6 +14,7 @@ import sys
 import tomllib
 from pathlib import Path
 
+import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
@@ -22,6 +24,10 @@ from api.config import Config, from_env
 ROOT = Path(__file__).resolve().parents[1]
 K8S = ROOT / "deploy" / "k8s"
 OVERLAYS = ("dev", "prod")
+# Gateway API and NGINX Gateway Fabric objects: kubernetes-validate knows core Kubernetes only,
+# so these are checked against their CRDs' schemas (tests/k8s_crd_schemas/extract.py).
+CRD_SCHEMAS = ROOT / "tests" / "k8s_crd_schemas"
+INGRESS_NGINX = "ingress-nginx"  # the optional component, rendered over prod
 # The oldest Kubernetes release the layout needs (StatefulSet PVC retention is GA in 1.32) and
 # the release of the kubectl that renders it.
 KUBERNETES_VERSIONS = ("1.32.0", "1.37.0")
@@ -40,11 +46,31 @@ def kubectl() -> str:
 
 @functools.cache
 def render(overlay: str) -> list[dict]:
-    """The overlay as kustomize builds it (once per session; callers do not modify it)."""
-    out = subprocess.run([kubectl(), "kustomize", str(K8S / "overlays" / overlay)],
-                         capture_output=True, text=True, check=False)
+    """The overlay as kustomize builds it (once per session; callers do not modify it);
+    INGRESS_NGINX: prod with components/ingress-nginx, as an overlay would include it."""
+    if overlay == INGRESS_NGINX:
+        return render_with_component("prod", INGRESS_NGINX)
+    return kustomize(K8S / "overlays" / overlay)
+
+
+def kustomize(folder: Path) -> list[dict]:
+    out = subprocess.run([kubectl(), "kustomize", str(folder)], capture_output=True, text=True,
+                         check=False)
     assert out.returncode == 0, out.stderr
     return [doc for doc in yaml.safe_load_all(out.stdout) if doc]
+
+
+def render_with_component(overlay: str, component: str) -> list[dict]:
+    """kustomize takes relative paths only: a throw-away kustomization beside a link."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        (Path(folder) / "k8s").symlink_to(K8S)
+        (Path(folder) / "render").mkdir()
+        (Path(folder) / "render" / "kustomization.yaml").write_text(yaml.safe_dump({
+            "resources": [f"../k8s/overlays/{overlay}"],
+            "components": [f"../k8s/components/{component}"]}))
+        return kustomize(Path(folder) / "render")
 
 
 @pytest.fixture(scope="module", params=OVERLAYS)
@@ -108,22 +134,64 @@ def compose_default(value: str) -> str:
 
 # --- the render is valid Kubernetes ---------------------------------------------------------------
 
+@functools.cache
+def crd_schema(api_version: str, kind: str) -> dict | None:
+    """The CRD's schema, strict: an unknown field is an error (as `kubectl apply` with strict
+    field validation), except where the CRD keeps unknown fields itself."""
+    path = CRD_SCHEMAS / f"{api_version.replace('/', '_')}_{kind}.json"
+    return strict_schema(json.loads(path.read_text())["schema"]) if path.exists() else None
+
+
+def strict_schema(schema: object) -> object:
+    if isinstance(schema, list):
+        return [strict_schema(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    schema = {key: strict_schema(value) for key, value in schema.items()}
+    if (schema.get("type") == "object" and isinstance(schema.get("properties"), dict)
+            and "additionalProperties" not in schema
+            and not schema.get("x-kubernetes-preserve-unknown-fields")):
+        schema["additionalProperties"] = False
+    return schema
+
+
+def validate_strictly(obj: dict, version: str) -> None:
+    """kubernetes-validate for core kinds; the CRD's schema for Gateway API and NGF kinds (their
+    CEL rules are not evaluated here)."""
+    schema = crd_schema(obj["apiVersion"], obj["kind"])
+    if schema is None:
+        kubernetes_validate.validate(obj, version, strict=True)
+        return
+    assert set(obj["metadata"]) <= {"name", "namespace", "labels", "annotations"}
+    jsonschema.validate(obj, schema)
+
+
 @pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
-def test_every_object_is_valid_in_strict_mode(objects, version):
+@pytest.mark.parametrize("overlay", [*OVERLAYS, INGRESS_NGINX])
+def test_every_object_is_valid_in_strict_mode(overlay, version):
+    objects = render(overlay)
     assert len(objects) > 15
     for obj in objects:
         try:
-            kubernetes_validate.validate(obj, version, strict=True)
-        except kubernetes_validate.ValidationError as err:
+            validate_strictly(obj, version)
+        except (kubernetes_validate.ValidationError, jsonschema.ValidationError) as err:
             pytest.fail(f"{obj['kind']}/{obj['metadata']['name']} on {version}: {err.message}")
 
 
 def test_strict_validation_rejects_an_unknown_field():
-    """The check above can fail: a misspelt field is an error, not ignored."""
+    """The check above can fail: a misspelt field is an error, not ignored, in core and CRD
+    objects alike, and so is a value the CRD's pattern refuses."""
     service = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "x"},
                "spec": {"ports": [{"port": 80, "targetPortt": 8080}]}}
     with pytest.raises(kubernetes_validate.ValidationError):
-        kubernetes_validate.validate(service, KUBERNETES_VERSIONS[0], strict=True)
+        validate_strictly(service, KUBERNETES_VERSIONS[0])
+    route = named(render("prod"), "HTTPRoute", "api")
+    misspelt = {**route, "spec": {**route["spec"], "hostname": ["x"]}}
+    policy = named(render("prod"), "ClientSettingsPolicy", "api")
+    in_bytes = {**policy, "spec": {**policy["spec"], "body": {"maxSize": "35707921"}}}
+    for wrong in (misspelt, in_bytes):
+        with pytest.raises(jsonschema.ValidationError):
+            validate_strictly(wrong, KUBERNETES_VERSIONS[0])
 
 
 def test_both_overlays_hold_the_same_stack():
@@ -132,8 +200,9 @@ def test_both_overlays_hold_the_same_stack():
                  for name in OVERLAYS)
     shared = {("StatefulSet", "api"), ("Deployment", "serving"), ("Service", "serving-headless"),
               ("HorizontalPodAutoscaler", "api"), ("HorizontalPodAutoscaler", "serving"),
-              ("PodDisruptionBudget", "api"), ("Ingress", "api"), ("Job", "migrate-0.1.0"),
-              ("CronJob", "retention"), ("NetworkPolicy", "default-deny")}
+              ("PodDisruptionBudget", "api"), ("Gateway", "ddd"), ("HTTPRoute", "api"),
+              ("ClientSettingsPolicy", "api"), ("ProxySettingsPolicy", "api"),
+              ("Job", "migrate-0.1.0"), ("CronJob", "retention"), ("NetworkPolicy", "default-deny")}
     assert shared <= dev and shared <= prod
     assert {("StatefulSet", "db"), ("Service", "db")} <= dev - prod
     assert ("NetworkPolicy", "managed-db") in prod - dev
@@ -374,7 +443,53 @@ def test_dev_database_is_not_killed_while_it_initialises():
 
 # --- the edge, termination and the network --------------------------------------------------------
 
-def test_ingress_body_limit_and_timeouts_follow_the_api(objects):
+PUBLIC_PATHS = {"/remove_background", "/", "/static", "/openapi.json", "/ready", "/health"}
+
+
+def nginx_size(text: str) -> int:
+    number, unit = re.fullmatch(r"(\d+)([kmg]?)", text).groups()
+    return int(number) << {"": 0, "k": 10, "m": 20, "g": 30}[unit]
+
+
+def nginx_seconds(text: str) -> float:
+    number, unit = re.fullmatch(r"(\d+)(ms|s|m|h)?", text).groups()
+    return int(number) * {"ms": 0.001, "s": 1, "m": 60, "h": 3600, None: 1}[unit]
+
+
+def test_gateway_keeps_the_fronts_guarantees(objects):
+    """The default way in (Gateway API on NGINX Gateway Fabric) holds compose's front limits in
+    the places NGF documents: body size and timeout, upstream timeouts, X-Front-Refused removed,
+    only the public paths routed."""
+    config = from_env(api_settings(objects))
+    front = compose()["services"]["front"]["environment"]
+    route = named(objects, "HTTPRoute", "api")
+    gateway = named(objects, "Gateway", "ddd")
+    assert route["spec"]["parentRefs"] == [{"name": gateway["metadata"]["name"]}]
+    assert route["spec"]["hostnames"] == [gateway["spec"]["listeners"][0]["hostname"]]
+    [rule] = route["spec"]["rules"]
+    assert {m["path"]["value"] for m in rule["matches"]} == PUBLIC_PATHS
+    assert rule["backendRefs"] == [{"name": "api", "port": config.port}]
+    assert {"type": "RequestHeaderModifier",
+            "requestHeaderModifier": {"remove": ["X-Front-Refused"]}} in rule["filters"]
+    assert "timeouts" not in rule  # NGF refuses the route with them: the policy below sets them
+    client = named(objects, "ClientSettingsPolicy", "api")["spec"]
+    proxy = named(objects, "ProxySettingsPolicy", "api")["spec"]
+    target = {"group": "gateway.networking.k8s.io", "kind": "HTTPRoute", "name": "api"}
+    assert client["targetRef"] == target and proxy["targetRefs"] == [target]
+    limit = nginx_size(client["body"]["maxSize"])
+    assert config.max_request_bytes <= limit < config.max_request_bytes + (1 << 20)  # 4 digits
+    assert nginx_seconds(client["body"]["timeout"]) == int(compose_default(
+        front["NGINX_CLIENT_TIMEOUT"]))
+    assert nginx_seconds(proxy["timeout"]["read"]) == int(compose_default(
+        front["NGINX_PROXY_TIMEOUT"])) > config.tf_serving_timeout
+
+
+def test_ingress_nginx_component_replaces_the_gateway():
+    objects = render(INGRESS_NGINX)
+    kinds = {o["kind"] for o in objects}
+    assert "Ingress" in kinds and not kinds & {"Gateway", "HTTPRoute", "ClientSettingsPolicy",
+                                               "ProxySettingsPolicy"}
+    assert "gateway" not in {p["metadata"]["name"] for p in by_kind(objects, "NetworkPolicy")}
     config = from_env(api_settings(objects))
     ingress = named(objects, "Ingress", "api")
     notes = ingress["metadata"]["annotations"]
@@ -385,8 +500,7 @@ def test_ingress_body_limit_and_timeouts_follow_the_api(objects):
     assert notes[prefix + "proxy-next-upstream"] == "error"  # as compose's front
     paths = [p for rule in ingress["spec"]["rules"] for p in rule["http"]["paths"]]
     assert {p["backend"]["service"]["name"] for p in paths} == {"api"}
-    assert "/metrics" not in {p["path"] for p in paths}
-    assert "/remove_background" in {p["path"] for p in paths}
+    assert {p["path"] for p in paths} == PUBLIC_PATHS
 
 
 def test_api_pods_get_time_to_finish_in_flight_pages(objects):
@@ -436,8 +550,10 @@ def test_every_selector_finds_its_pods(objects):
         assert selects({"matchLabels": sel}), service["metadata"]["name"]
     for kind in ("PodDisruptionBudget", "NetworkPolicy"):
         for obj in by_kind(objects, kind):
-            assert selects(obj["spec"].get("selector") or obj["spec"]["podSelector"]), \
-                obj["metadata"]["name"]
+            selector = obj["spec"].get("selector") or obj["spec"]["podSelector"]
+            if "gateway.networking.k8s.io/gateway-name" in selector.get("matchLabels", {}):
+                continue  # the Gateway's nginx pods, which NGINX Gateway Fabric makes
+            assert selects(selector), obj["metadata"]["name"]
     for hpa in by_kind(objects, "HorizontalPodAutoscaler"):
         target = hpa["spec"]["scaleTargetRef"]
         assert named(objects, target["kind"], target["name"])
@@ -454,7 +570,14 @@ def test_network_policies_deny_by_default_and_open_only_the_chain(objects):
             for rule in serving for peer in rule["from"]] == ["api"]
     api_from = [peer for rule in policies["api"]["ingress"] for peer in rule["from"]]
     assert {p["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
-            for p in api_from} == {"ingress-nginx", "monitoring"}
+            for p in api_from if "namespaceSelector" in p} == {"monitoring"}
+    gateway_pods = {"gateway.networking.k8s.io/gateway-name":
+                    named(objects, "Gateway", "ddd")["metadata"]["name"]}
+    assert {"podSelector": {"matchLabels": gateway_pods}} in api_from
+    gateway = policies["gateway"]
+    assert gateway["podSelector"]["matchLabels"] == gateway_pods
+    assert [peer["podSelector"]["matchLabels"]["app.kubernetes.io/component"]
+            for peer in gateway["egress"][0]["to"]] == ["api"]
     if "db" in policies:
         allowed = policies["db"]["ingress"][0]["from"][0]["podSelector"]["matchExpressions"][0]
         assert set(allowed["values"]) == {"api", "migrate", "retention"}

@@ -9,6 +9,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import tomllib
@@ -668,3 +669,40 @@ def test_serving_readiness_probe_passes_only_when_the_model_is_available(model_s
         result = subprocess.run(command, env={"MODEL_NAME": model, "PATH": os.environ["PATH"]},
                                 capture_output=True, timeout=30, check=False)
         assert result.returncode == expected, (model, result.stderr)
+
+
+def probe_passes(probe: dict, port: int) -> bool:
+    """One run of a rendered httpGet or tcpSocket probe against 127.0.0.1:port, as the kubelet
+    runs it (a 2xx or 3xx answer, or a connection, within timeoutSeconds)."""
+    import requests
+
+    timeout = probe.get("timeoutSeconds", 1)
+    try:
+        if "tcpSocket" in probe:
+            socket.create_connection(("127.0.0.1", port), timeout=timeout).close()
+            return True
+        answer = requests.get(f"http://127.0.0.1:{port}{probe['httpGet']['path']}",
+                              timeout=timeout)
+        return 200 <= answer.status_code < 400
+    except (OSError, requests.RequestException):
+        return False
+
+
+def test_api_probes_pass_while_every_request_thread_is_busy(tiny_model_base, make_database,
+                                                           tmp_path):
+    """The rendered readiness and liveness probes, run against gunicorn whose one thread a page
+    holds (here: a body that never ends): they still pass, where a GET of /health does not."""
+    from bench.processes import running_api
+
+    api = container(render("prod"), "StatefulSet", "api")
+    env = {"MODEL_DIR": str(tiny_model_base), "MYSQL_DATABASE": make_database().name,
+           "SPOOL_DIR": str(tmp_path / "spool"), "WEB_CONCURRENCY": "1", "GUNICORN_THREADS": "1"}
+    with running_api(env, tmp_path / "api.log") as server:
+        port = int(server.url.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port)) as page:
+            page.sendall(b"POST /remove_background HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                         b"application/json\r\nContent-Length: 100000\r\n\r\n{")
+            held = {"httpGet": {"path": "/health"}, "timeoutSeconds": 3}
+            assert not probe_passes(held, port)  # the only thread is taken
+            for name in ("readinessProbe", "livenessProbe"):
+                assert probe_passes(api[name], port), name

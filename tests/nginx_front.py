@@ -73,12 +73,13 @@ http {{
     include {folder}/conf.d/*.conf;
 }}
 """)
+    tls = env.get("NGINX_LISTEN_OPTIONS") == "ssl"
+    url = f"{'https' if tls else 'http'}://127.0.0.1:{port}"
+    verify = f"{env['NGINX_TLS_DIR']}/tls.crt" if tls else True
     with (folder / "stderr.log").open("wb") as stderr:
         process = subprocess.Popen([NGINX, "-p", str(folder), "-c", str(folder / "nginx.conf"),
                                     "-g", "daemon off;"], stderr=stderr)
-    tls = env["NGINX_LISTEN_OPTIONS"] == "ssl"
-    front = Front(f"{'https' if tls else 'http'}://127.0.0.1:{port}", folder, process,
-                  f"{env['NGINX_TLS_DIR']}/tls.crt" if tls else True)
+    front = Front(url, folder, process, verify)
     try:
         wait_listening(front)
         yield front

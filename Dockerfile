@@ -42,6 +42,7 @@ RUN useradd --uid 10001 --user-group --create-home --shell /usr/sbin/nologin app
 
 # The project layout the service expects: api/ next to db/init.sql (applied at start-up).
 COPY api ./api
+COPY tfmodel ./tfmodel
 COPY --from=protos /tmp/build/tf_serving.binpb ./api/protos/tf_serving.binpb
 COPY db/init.sql ./db/init.sql
 

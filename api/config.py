@@ -55,7 +55,7 @@ class Config:
     tf_intra_op_threads: int = 0
     tf_inter_op_threads: int = 0
     # In-process backend: "bfloat16" runs the model in bfloat16 mixed precision, as TF Serving's
-    # --mixed_precision=bfloat16 does (serving/mixed_precision.py); only on CPUs with native
+    # --mixed_precision=bfloat16 does (tfmodel/precision.py); only on CPUs with native
     # bfloat16 (AVX512-BF16, AMX), else the backend refuses to start. Empty: float32.
     mixed_precision: str = ""
     max_image_bytes: int = 25 * 1024 * 1024

@@ -1,7 +1,7 @@
 """Which versions of each model are served: discovery, loading, switching and unloading.
 
 Follows TF Serving's file-system source and availability-preserving policy: numbered folders
-under the base path are versions (serving/model_versions.py); the policy (latest 1 by default)
+under the base path are versions (tfmodel/versions.py); the policy (latest 1 by default)
 picks the aspired ones; a new version is loaded in the background, made AVAILABLE, and only then
 are the versions it replaces unloaded. A folder counts once its files did not change between two
 polls, so a version that is still being copied is never served.
@@ -17,8 +17,8 @@ from pathlib import Path
 
 from serving.config_files import ModelConfig
 from serving.errors import Code, ServingError, invalid_argument, not_found
-from serving.model_versions import version_folders
 from serving.runner import VersionRunner
+from tfmodel.versions import version_folders
 
 log = logging.getLogger(__name__)
 

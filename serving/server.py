@@ -9,7 +9,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from serving import mixed_precision
 from serving.config_files import (
     BatchingOptions,
     read_batching_parameters,
@@ -23,6 +22,7 @@ from serving.model_manager import ModelManager, ModelRegistry
 from serving.rest_api import RestApi
 from serving.runner import VersionRunner
 from serving.servable import load_servable
+from tfmodel import precision as mixed_precision
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,8 @@ from PIL import Image
 
 from api.backends.in_process import InProcessBackend
 from bench.processes import running_api, running_model_server
-from serving import mixed_precision
 from tests.conftest import ROOT, decode_clean, page_png
+from tfmodel import precision as mixed_precision
 
 SHIPPED = ROOT / "serving" / "models" / "autoencoder"
 NATIVE = mixed_precision.unsupported_reason()

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tfmodel.runtime import import_tensorflow
 from training.pages import Page, add_data_argument, load_pages
 
 
@@ -106,9 +107,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--margin", type=int, default=64, help="mirror margin, as exported")
     parser.add_argument("--threads", type=int, default=2, help="TensorFlow intra-op threads")
     args = parser.parse_args(argv)
-    from training.runtime import set_threads
-
-    set_threads(args.threads)
+    import_tensorflow(args.threads, 2)
     command = "python -m training.calibrate " + shlex.join(sys.argv[1:] if argv is None else argv)
     result = calibrate_run(Path(args.run), args.data, args.margin, command)
     print(json.dumps({k: v for k, v in result.items() if k not in ("levels", "fitted_on")}))

@@ -21,8 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from serving.mixed_precision import MODES
-from serving.mixed_precision import enable as enable_precision
+from tfmodel.precision import MODES
+from tfmodel.precision import enable as enable_precision
+from tfmodel.runtime import import_tensorflow
 from training.denoisers import (
     Denoiser,
     denoise_pages,
@@ -42,7 +43,6 @@ from training.pages import (
     load_pages,
     split_by_blocks,
 )
-from training.runtime import set_threads
 
 
 def receptive_radius(
@@ -265,7 +265,7 @@ def main(argv: list[str] | None = None) -> dict:
                         "(default: float32)")
     args = parser.parse_args(argv)
 
-    set_threads(args.threads)
+    import_tensorflow(args.threads, 2)
     if args.mixed_precision:
         import tensorflow as tf
 

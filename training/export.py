@@ -16,7 +16,7 @@ from typing import Any
 
 import tensorflow as tf
 
-from serving.model_versions import version_folders
+from tfmodel.versions import version_folders
 from training.card import ink_suite_section, validation_section
 
 DEFAULT_BASE = Path(__file__).resolve().parents[1] / "serving" / "models" / "autoencoder"

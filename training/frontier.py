@@ -40,12 +40,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from serving.model_versions import version_folders
+from tfmodel.runtime import import_tensorflow
+from tfmodel.versions import version_folders
 from training.card import SETS
 from training.export import DEFAULT_BASE
 from training.imageops import read_gray
 from training.pages import add_data_argument, list_ids
-from training.runtime import set_threads
 
 BEGIN, END = "<!-- frontier:begin -->", "<!-- frontier:end -->"
 
@@ -210,10 +210,10 @@ class TwinWorker:
 
 def _twin_calls(connection, folders: dict[str, tuple[Path, str]], pages: dict[str, bytes],
                 threads: int) -> None:
-    set_threads(threads)
+    import_tensorflow(threads, 2)
     import tensorflow as tf
 
-    from serving.mixed_precision import enable
+    from tfmodel.precision import enable
 
     for mode in {mode for _, mode in folders.values()}:
         enable(tf, mode)
@@ -364,7 +364,7 @@ def main(argv: list[str] | None = None) -> list[Point]:
                         help="Markdown file whose frontier section gets the table")
     args = parser.parse_args(argv)
 
-    set_threads(args.threads)
+    import_tensorflow(args.threads, 2)
     versions = version_points(args.base)
     candidates = [run_point(name, Path(run)) for name, run in
                   (item.split("=", 1) for item in args.run)]

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tfmodel.runtime import import_tensorflow
 from training.fonts import available_faces
 from training.input_sets import document_pages, robustness_pages
 from training.pages import (
@@ -119,9 +120,7 @@ def setup_tf(seed: int, threads: int):
     import keras
     import tensorflow as tf
 
-    from training.runtime import set_threads
-
-    set_threads(threads)
+    import_tensorflow(threads, 2)
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
     return keras, tf

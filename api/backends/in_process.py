@@ -7,9 +7,9 @@ import logging
 from pathlib import Path
 
 from api.backends import BackendUnavailable, InvalidImage
-from api.tf_runtime import import_tensorflow
-from serving import mixed_precision as precision
-from serving.model_versions import latest_version
+from tfmodel import precision
+from tfmodel.runtime import import_tensorflow
+from tfmodel.versions import latest_version
 
 __all__ = ["InProcessBackend", "latest_version"]  # latest_version: for benchmarks and tests
 

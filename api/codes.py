@@ -42,6 +42,31 @@ HTTP_STATUS: dict[Code, int] = {
 }
 
 
+# When each code is answered: the last column of the table in the README and the OpenAPI document.
+WHEN: dict[Code, str] = {
+    Code.OK: "cleaned",
+    Code.BAD_REQUEST: "body not JSON, not an object, Content-Type not `application/json` "
+                      "(also 404/405 answers)",
+    Code.MISSING_KEY: "the key `imgb64_dirty` is missing",
+    Code.BAD_IMAGE: "not a string, invalid base64, not a decodable image",
+    Code.TOO_LARGE: "over `MAX_IMAGE_BYTES` or `MAX_PIXELS` (checked before pixels are decoded)",
+    Code.MODEL_UNAVAILABLE: "the model server is down or timed out: retry later",
+    Code.UNAUTHORIZED: "`API_KEY` is set and `X-API-Key` is missing or wrong",
+    Code.INTERNAL: "a bug; tests and fuzzers check that no input reaches it",
+    Code.LOG_UNAVAILABLE: "neither MySQL nor the local spool could store the request's row "
+                          "(e.g. MySQL down and the disk full): nothing is served unlogged; "
+                          "retry later",
+}
+
+
+def code_table() -> str:
+    """The code table as Markdown: the README's and /openapi.json's, so neither can drift."""
+    rows = [f"| {int(code)} | {MESSAGES[code]} | {HTTP_STATUS[code]} | {WHEN[code]} |"
+            for code in Code]
+    return "\n".join(["| `codigo_retorno` | `mensagem` | HTTP | when |", "|---|---|---|---|",
+                      *rows])
+
+
 class ApiError(Exception):
     """A request that ends with a known code; `detail` tells the client what to fix."""
 
@@ -62,3 +87,7 @@ def body(code: Code, clean: str = "", detail: str = "") -> dict[str, object]:
     if detail:
         payload["detalhe"] = detail
     return payload
+
+
+if __name__ == "__main__":
+    print(code_table())

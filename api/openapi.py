@@ -12,7 +12,7 @@ from importlib import metadata
 from flask import Blueprint, Response, current_app, jsonify
 
 from api.codec import TOO_LARGE_DETAIL, check_header, decode_base64
-from api.codes import HTTP_STATUS, MESSAGES, ApiError, Code
+from api.codes import HTTP_STATUS, MESSAGES, ApiError, Code, code_table
 from api.config import EXTENSION, Config
 from api.pipeline import MODEL_DOWN_DETAIL
 from api.routes import KEY_DETAIL, LOG_DETAIL, image_field
@@ -28,20 +28,6 @@ EXAMPLE_PNG_B64 = (
 BASE64_PATTERN = (r"^\s*(?:[Dd][Aa][Tt][Aa]:[A-Za-z0-9_.+/-]*"
                   r"(?:;[A-Za-z0-9_.+-]+=[A-Za-z0-9_.+-]+)*;base64,)?[A-Za-z0-9+/=_\s-]+$")
 REQUEST_ID_HEADER = {"$ref": "#/components/headers/X-Request-ID"}
-WHEN: dict[Code, str] = {
-    Code.OK: "cleaned",
-    Code.BAD_REQUEST: "body not JSON, not an object, Content-Type not `application/json` "
-                      "(also 404/405 answers)",
-    Code.MISSING_KEY: "the key `imgb64_dirty` is missing",
-    Code.BAD_IMAGE: "not a string, invalid base64, not a decodable image",
-    Code.TOO_LARGE: "over `MAX_IMAGE_BYTES` or `MAX_PIXELS` (checked before pixels are decoded)",
-    Code.MODEL_UNAVAILABLE: "the model server is down or timed out: retry later",
-    Code.UNAUTHORIZED: "`API_KEY` is set and `X-API-Key` is missing or wrong",
-    Code.INTERNAL: "a bug; tests and fuzzers check that no input reaches it",
-    Code.LOG_UNAVAILABLE: "neither MySQL nor the local spool could store the request's row "
-                          "(e.g. MySQL down and the disk full): nothing is served unlogged; "
-                          "retry later",
-}
 EXAMPLE_BAD_IMAGE = "aGVsbG8gd29ybGQ="  # "hello world"
 
 
@@ -121,9 +107,6 @@ def _version() -> str:
 
 
 def _description(config: Config) -> str:
-    rows = "\n".join(
-        f"| {int(code)} | {MESSAGES[code]} | {HTTP_STATUS[code]} | {WHEN[code]} |" for code in Code
-    )
     return (
         "`POST /remove_background` takes `{\"imgb64_dirty\": \"<base64 image>\"}` and answers the "
         "cleaned page as an 8-bit grayscale PNG data URL of exactly the input's size. Every "
@@ -132,7 +115,7 @@ def _description(config: Config) -> str:
         "names the row.\n\n"
         f"Limits of this deployment: {config.max_image_bytes} bytes per image, "
         f"{config.max_pixels} pixels.\n\n"
-        "| codigo_retorno | mensagem | HTTP | when |\n|---|---|---|---|\n" + rows + "\n"
+        + code_table() + "\n"
     )
 
 

@@ -11,18 +11,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from PIL import Image
 
+from api.codes import HTTP_STATUS, MESSAGES
 from tests.conftest import decode_clean, encode, page_array, page_png
 
-MESSAGES = {
-    0: "Imagem processada com sucesso",
-    1: "Erro na requisição",
-    2: "Chave imgb64_dirty não encontrada",
-    3: "Problema na string base 64 referente a chave imgb64_dirty",
-    4: "Imagem excede o tamanho máximo permitido",
-    5: "Serviço de inferência indisponível",
-    6: "Chave de API ausente ou inválida",
-}
-STATUS = {0: 200, 1: 400, 2: 400, 3: 400, 4: 413, 5: 503, 6: 401}
 JSON = {"Content-Type": "application/json"}
 
 
@@ -36,7 +27,7 @@ def assert_answer(response, code: int) -> dict:
     payload = response.json()
     assert payload["codigo_retorno"] == code, payload
     assert payload["mensagem"] == MESSAGES[code]
-    assert response.status_code == STATUS[code]
+    assert response.status_code == HTTP_STATUS[code]
     assert {"codigo_retorno", "mensagem", "imgb64_clean"} <= payload.keys() <= {
         "codigo_retorno", "mensagem", "imgb64_clean", "detalhe"}
     if code:

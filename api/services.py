@@ -32,6 +32,7 @@ class Services:
     def close(self) -> None:
         """Lets the spool replay once more, then releases the model and connections."""
         self.request_log.close()
+        self.store.close()
         self.backend.close()
 
 

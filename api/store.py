@@ -198,6 +198,15 @@ class Store:
             raise RowRejected(f"row of {size} bytes exceeds max_allowed_packet"
                               f" ({self.max_allowed_packet})")
 
+    def close(self) -> None:
+        """Closes the idle connections; a later row opens a new pool. Connections still lent
+        out are closed as they come back."""
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            # mysql-connector has no public close for a pool; this is what its own tests use.
+            pool._remove_connections()
+
     def _connection(self) -> _Borrowed:
         return _Borrowed(self)
 
@@ -241,13 +250,15 @@ class _Borrowed:
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        self.pool: pooling.MySQLConnectionPool | None = None
         self.cnx = None
 
     def __enter__(self):
         if not self.store._slots.acquire(timeout=30):
             raise mysql.connector.errors.PoolError(msg="no connection free for 30 s")
         try:
-            self.cnx = self.store._get_pool().get_connection()
+            self.pool = self.store._get_pool()
+            self.cnx = self.pool.get_connection()
         except BaseException:
             self.store._slots.release()
             raise
@@ -261,4 +272,6 @@ class _Borrowed:
             pass  # the connection is already broken; the pool reconnects it on next use
         finally:
             self.cnx.close()
+            if self.pool is not self.store._pool:  # the store was closed meanwhile
+                self.pool._remove_connections()
             self.store._slots.release()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 from pathlib import Path
@@ -13,6 +14,11 @@ from PIL import Image
 from api.config import EXTENSION
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# Connections each test service may hold (in-process apps and the gunicorn workers the tests
+# start): the suite shares the MariaDB server (151 connections by default) with whatever else
+# runs on the machine.
+TEST_POOL_SIZE = 2
+os.environ.setdefault("MYSQL_POOL_SIZE", str(TEST_POOL_SIZE))
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = Path(os.environ.get("DDD_DATA", ROOT.parent / "shared" / "data" / "noisyoffice-ddd"))
@@ -183,9 +189,10 @@ class LiveServer:
         self.services.close()
 
 
-@pytest.fixture(scope="session")
-def start_server(tiny_model_base, make_database, tmp_path_factory):
-    """Factory: a live service with its own database and spool; config overrides allowed."""
+@contextlib.contextmanager
+def server_factory(tiny_model_base, make_database, tmp_path_factory):
+    """Starts live services, each with its own database and spool (config overrides allowed),
+    and stops them, closing their pools, when the block ends."""
     from api import create_app
 
     servers: list[LiveServer] = []
@@ -194,14 +201,31 @@ def start_server(tiny_model_base, make_database, tmp_path_factory):
         database = make_database()
         config = {"model_dir": str(tiny_model_base), "mysql_database": database.name,
                   "spool_dir": str(tmp_path_factory.mktemp("spool")),
-                  "spool_drain_interval": 0.2, **mysql_params_config(), **overrides}
+                  "spool_drain_interval": 0.2, "mysql_pool_size": TEST_POOL_SIZE,
+                  **mysql_params_config(), **overrides}
         server = LiveServer(create_app(config))
         servers.append(server)
         return server, database
 
-    yield start
-    for server in servers:
-        server.stop()
+    try:
+        yield start
+    finally:
+        for server in servers:
+            server.stop()
+
+
+@pytest.fixture
+def start_server(tiny_model_base, make_database, tmp_path_factory):
+    """Factory of live services stopped when the test ends."""
+    with server_factory(tiny_model_base, make_database, tmp_path_factory) as start:
+        yield start
+
+
+@pytest.fixture(scope="module")
+def start_module_server(tiny_model_base, make_database, tmp_path_factory):
+    """Factory of live services shared by one module's tests."""
+    with server_factory(tiny_model_base, make_database, tmp_path_factory) as start:
+        yield start
 
 
 def mysql_params_config() -> dict:
@@ -212,9 +236,10 @@ def mysql_params_config() -> dict:
 
 
 @pytest.fixture(scope="session")
-def live(start_server) -> tuple[LiveServer, Database]:
+def live(tiny_model_base, make_database, tmp_path_factory) -> tuple[LiveServer, Database]:
     """The shared service for contract tests (default limits)."""
-    return start_server()
+    with server_factory(tiny_model_base, make_database, tmp_path_factory) as start:
+        yield start()
 
 
 def decode_clean(response) -> Image.Image:

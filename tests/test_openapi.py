@@ -122,8 +122,8 @@ fuzz_schema.config.generation.update(
 
 
 @pytest.fixture(scope="module")
-def fuzz_server(start_server):
-    server, database = start_server(api_key=FUZZ_KEY)
+def fuzz_server(start_module_server):
+    server, database = start_module_server(api_key=FUZZ_KEY)
     assert requests.get(server.url + "/openapi.json", timeout=10).json() == fuzz_schema.raw_schema
     return server, database
 

@@ -38,8 +38,44 @@ def record(**fields) -> LogRecord:
                         **fields})
 
 
+_opened: list[Store] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_stores():
+    """Each test's stores give their connections back when it ends."""
+    yield
+    while _opened:
+        _opened.pop().close()
+
+
 def make_store(database: str, **params) -> Store:
-    return Store({**mysql_params(), **params}, database=database, pool_size=2)
+    _opened.append(Store({**mysql_params(), **params}, database=database, pool_size=2))
+    return _opened[-1]
+
+
+def connections_to(database: str) -> int:
+    cnx = mysql.connector.connect(**mysql_params())
+    try:
+        cursor = cnx.cursor()
+        cursor.execute("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE DB = %s",
+                       (database,))
+        return cursor.fetchone()[0]
+    finally:
+        cnx.close()
+
+
+def test_close_gives_the_connections_back_and_a_later_row_reopens(make_database):
+    database = make_database()
+    store = make_store(database.name)
+    store.insert(record())
+    assert connections_to(database.name) == 2  # the pool is opened whole, at the first row
+    store.close()
+    wait_for(lambda: connections_to(database.name) == 0, 10, "connections closed")
+    store.insert(record())
+    assert database.count() == 2
+    store.close()
+    wait_for(lambda: connections_to(database.name) == 0, 10, "connections closed")
 
 
 def test_row_keeps_millisecond_time(make_database):

@@ -59,7 +59,7 @@ def open_page(browser):
 
 
 @pytest.fixture(scope="module")
-def page_server(live, start_server):
+def page_server(live, start_module_server):
     """The shared service. For the README's picture (UPDATE_SCREENSHOTS=1), the exported model
     when there is one (MODEL_DIR, default serving/models/autoencoder), so it shows a real clean."""
     if os.environ.get("UPDATE_SCREENSHOTS") == "1":
@@ -68,7 +68,7 @@ def page_server(live, start_server):
             latest_version(Path(model_dir))
         except FileNotFoundError:
             return live
-        return start_server(model_dir=model_dir)
+        return start_module_server(model_dir=model_dir)
     return live
 
 

@@ -114,26 +114,28 @@ def as_shown(pixels: np.ndarray) -> np.ndarray:
     return np.where(pixels < 128, 0, 255).astype(np.uint8)
 
 
-def test_the_eight_orientations_are_told_apart():
-    shown = {o: TRANSFORMS[o](chiral_page()).tobytes() + bytes(TRANSFORMS[o](chiral_page()).shape)
-             for o in TRANSFORMS}
-    assert len(set(shown.values())) == 8
-
-
 @pytest.mark.parametrize(("kind", "mode", "orientation"), MATRIX)
 def test_page_is_the_page_as_shown(kind, mode, orientation):
     page = read_page(encoded(kind, mode, orientation), LIMIT)
-    expected = TRANSFORMS[orientation](chiral_page())
-    assert (page.height, page.width) == expected.shape
+    assert (page.height, page.width) == TRANSFORMS[orientation](chiral_page()).shape
     pixels = np.asarray(Image.open(io.BytesIO(page.data)).convert("L"))
-    assert pixels.shape == expected.shape
     if kind == "jpeg":  # lossy: compare the blocks, not the edges
         pixels = as_shown(pixels)
-    np.testing.assert_array_equal(pixels, expected)
+    # Exactly one of the eight orientations matches: the right one (the J shape tells them apart).
+    assert [o for o, turn in TRANSFORMS.items()
+            if np.array_equal(pixels, turn(chiral_page()))] == [orientation]
 
 
-@pytest.mark.parametrize(("kind", "mode", "orientation"), MATRIX)
-def test_service_answers_the_rotated_size(live, kind, mode, orientation):
+# Through the service, one case per container (how the metadata is carried), each with a turn
+# that swaps width and height: the matrix above proved every mode and orientation in the codec.
+HTTP_CASES = [pytest.param(kind, mode, orientation, id=f"{kind}-{mode}-{orientation}")
+              for kind, mode, orientation in [
+                  ("jpeg", "RGB", 6), ("png-exif", "P", 8), ("png-exif-after-idat", "LA", 5),
+                  ("png-xmp", "I;16", 7), ("tiff", "CMYK", 6), ("webp", "RGBA", 8)]]
+
+
+@pytest.mark.parametrize(("kind", "mode", "orientation"), HTTP_CASES)
+def test_service_answers_the_page_as_shown(live, kind, mode, orientation):
     server, database = live
     response = server.clean(encoded(kind, mode, orientation))
     assert response.status_code == 200, response.text

@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 DDD_DATA ?= $(abspath ../shared/data/noisyoffice-ddd)
 export DDD_DATA
 
-.PHONY: setup fonts run run-stack test lint bench compose-test compose-scale-test lock clean
+.PHONY: setup fonts run run-stack test check lint bench fuzz compose-test compose-scale-test lock clean
 
 setup: $(STAMP)
 
@@ -42,6 +42,12 @@ test: setup
 	scripts/ensure_debian_packages.sh /usr/sbin/nginx nginx-light
 	$(PY) -m pytest
 
+# The quick tier for the edit loop (about a minute): lint, then the tests marked quick.
+check: setup
+	scripts/ensure_mariadb.sh
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest -q -m quick
+
 lint: setup
 	$(VENV)/bin/ruff check .
 
@@ -49,10 +55,14 @@ bench: setup
 	scripts/ensure_mariadb.sh
 	$(PY) -m bench
 
-# Coverage-guided fuzzing (atheris), FUZZ_SECONDS per target; corpora and findings in var/fuzz.
+# The fuzzers long: the property-based and schema-driven tests with FUZZ_EXAMPLES cases each
+# (make test runs 10), then coverage-guided fuzzing (atheris), FUZZ_SECONDS per target; corpora
+# and findings in var/fuzz.
 FUZZ_SECONDS ?= 600
+FUZZ_EXAMPLES ?= 100
 fuzz: setup
 	scripts/ensure_mariadb.sh
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest tests/test_hostile.py tests/test_openapi.py tests/test_fuzz.py
 	$(PY) -m fuzz.corpus var/fuzz
 	mkdir -p var/fuzz/findings
 	$(PY) -m fuzz.decode -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \

@@ -19,6 +19,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 # runs on the machine.
 TEST_POOL_SIZE = 2
 os.environ.setdefault("MYSQL_POOL_SIZE", str(TEST_POOL_SIZE))
+# Examples per fuzzing test (hypothesis, schemathesis; the atheris harnesses run a multiple):
+# `make test` runs a short smoke so the harnesses cannot rot, `make fuzz` runs them long.
+FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "10"))
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = Path(os.environ.get("DDD_DATA", ROOT.parent / "shared" / "data" / "noisyoffice-ddd"))
@@ -250,3 +253,20 @@ def decode_clean(response) -> Image.Image:
     prefix = "data:image/png;base64,"
     assert value.startswith(prefix)
     return Image.open(io.BytesIO(base64.b64decode(value[len(prefix):])))
+
+
+# --- Tiers: `make check` runs the modules below (about a minute, for the edit loop: the route,
+# codec, contract, store, spool and config against the real MariaDB and a small real model);
+# `make test` runs everything. -------------------------------------------------------------------
+QUICK_MODULES = {
+    "test_bench_args", "test_codec", "test_codec_orientation", "test_codes", "test_config",
+    "test_factory", "test_hostile", "test_layers", "test_openapi", "test_retention", "test_routes",
+    "test_schema", "test_spool", "test_store", "test_synthetic_pages", "test_training_calibrate",
+    "test_training_metrics", "test_training_pages",
+}
+
+
+def pytest_collection_modifyitems(items) -> None:
+    for item in items:
+        if item.path.stem in QUICK_MODULES:
+            item.add_marker(pytest.mark.quick)

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import FUZZ_EXAMPLES, ROOT
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +20,8 @@ def corpus(tmp_path_factory):
     return folder
 
 
-@pytest.mark.parametrize(("target", "runs"), [("decode", 2000), ("route", 200)])
+@pytest.mark.parametrize(("target", "runs"), [("decode", 20 * FUZZ_EXAMPLES),
+                                              ("route", 2 * FUZZ_EXAMPLES)])
 def test_harness_runs_clean(corpus, tmp_path, target, runs):
     result = subprocess.run(
         [sys.executable, "-m", f"fuzz.{target}", f"-runs={runs}", "-seed=1",

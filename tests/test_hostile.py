@@ -24,7 +24,7 @@ from api.codec import decode_base64, read_page, strip_data_url
 from api.codes import HTTP_STATUS, MESSAGES, ApiError
 from api.routes import LOG_DETAIL, parse_json
 from api.store import storable_text
-from tests.conftest import ROOT, decode_clean, encode, page_array
+from tests.conftest import FUZZ_EXAMPLES, ROOT, decode_clean, encode, page_array
 from tests.test_routes import JSON, assert_answer, assert_row, b64
 
 
@@ -114,7 +114,7 @@ def check_invariants(response, database) -> None:
     assert database.row(response.headers["X-Request-ID"])["codigo_retorno"] == code
 
 
-FUZZ = settings(max_examples=60, deadline=None,
+FUZZ = settings(max_examples=FUZZ_EXAMPLES, deadline=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture,
                                        HealthCheck.too_slow])
 # Text with lone surrogates and control characters, numbers far beyond 64 bits.

@@ -19,10 +19,10 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from api.codes import HTTP_STATUS, MESSAGES, Code
 from api.config import Config
 from api.openapi import build_spec
+from tests.conftest import FUZZ_EXAMPLES
 
 FUZZ_KEY = "chave-do-fuzzer"
 AUTH = {"X-API-Key": FUZZ_KEY}  # explicit: schemathesis then also checks requests without it
-FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "80"))  # per operation
 ROW_ROUTE = "/remove_background"
 # The same cases on every run, so CI is repeatable; FUZZ_RANDOM=1 explores new ones.
 DERANDOMIZE = os.environ.get("FUZZ_RANDOM") != "1"

@@ -23,12 +23,9 @@ import argparse
 import base64
 import contextlib
 import json
-import os
-import platform
 import tempfile
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict
 from pathlib import Path
 
 import requests
@@ -37,6 +34,7 @@ from bench.direct import add_direct_args, ratios, run_direct
 from bench.measure import Result, header, measure, measure_interleaved, megapixels, row
 from bench.pages import add_source_args, load_pages
 from bench.processes import running_api, running_model_server
+from bench.report import stamp, write_report
 from bench.rows import count_rows, create_database, drop_database
 
 TARGETS = ("forward", "model", "serving", "direct", "api", "api-serving", "api-grpc")
@@ -104,9 +102,11 @@ def main(argv: list[str] | None = None) -> None:
                         help="also time the API serving this model folder, as target api-NAME")
     parser.add_argument("--rounds", type=int, default=4,
                         help="API targets take turns in this many rounds per level")
-    parser.add_argument("--out", type=Path, help="also write the results as JSON here")
+    parser.add_argument("--out", type=Path, help="also write the report as JSON here (for "
+                        "python -m bench.render)")
     add_direct_args(parser)
     args = parser.parse_args(argv)
+    started = stamp(argv)
 
     targets = args.targets.split(",")
     model_apis = _model_apis(args.api_model)
@@ -156,7 +156,7 @@ def main(argv: list[str] | None = None) -> None:
                         print(row(result), flush=True)
         sent_to_api += sum(_sent(results, target) for target in apis)
 
-    print(_machine())
+    print(json.dumps(started))
     print(header())
     if {"model", "forward"} & set(targets):
         model, forward = in_process_calls(args.model_dir)
@@ -184,11 +184,12 @@ def main(argv: list[str] | None = None) -> None:
     print(_ratios(results))
     print(ratios(results))
     print(_per_megapixel(results))
+    notes = [_rows_check(database, sent_to_api, len(pages) * 2)] if sent_to_api else []
+    print("\n".join(notes))
     if args.out:
-        args.out.write_text(json.dumps({"machine": _machine(), "results":
-                                        [asdict(r) for r in results]}, indent=2))
-    if sent_to_api:
-        print(_rows_check(database, sent_to_api, len(pages) * 2))
+        reference = "model" if "model" in targets else ""
+        write_report(args.out, "Latency and throughput: model, TF Serving, API", results,
+                     started, notes, reference)
 
 
 def _model_apis(items: list[str]) -> dict[str, dict[str, str]]:
@@ -210,7 +211,7 @@ def _rows_check(database: str, measured: int, warmups_per_target: int) -> str:
     """Every API call must have left exactly one row (warm-up calls included)."""
     rows, distinct = count_rows(database)
     drop_database(database)
-    return (f"\nMySQL rows: {rows} ({distinct} distinct request ids) for {measured} measured API"
+    return (f"MySQL rows: {rows} ({distinct} distinct request ids) for {measured} measured API"
             f" calls + {warmups_per_target} warm-up calls per API target")
 
 
@@ -248,14 +249,6 @@ def _per_megapixel(results: list[Result]) -> str:
                 lines.append(f"  {target:12s} {size:10s} {per_mp:8.1f} ms/MP = "
                              f"{per_mp / (small.p50_ms / megapixels(sizes[0])):.2f}x")
     return "\n".join(lines)
-
-
-def _machine() -> str:
-    import multiprocessing
-
-    return (f"machine: {platform.machine()}, {multiprocessing.cpu_count()} cores,"
-            f" {os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB,"
-            f" Python {platform.python_version()}, load average {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":

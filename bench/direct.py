@@ -22,7 +22,6 @@ import json
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +29,7 @@ import requests
 
 from bench.measure import Result, header, measure, megapixels, row
 from bench.pages import add_source_args, load_pages
+from bench.report import stamp, write_report
 
 SIGNATURES = {"serving_default": ("image_bytes", "clean_png_bytes"), "denoise": ("images", "clean")}
 MAX_MESSAGE = 2**31 - 1  # what TF Serving's server.cc allows; the client must allow it too
@@ -183,9 +183,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sizes", default="540x420,2480x3508", help="page sizes (A4: 2480x3508)")
     parser.add_argument("--concurrency", default="1,4", help="levels, e.g. 1,2,4")
     parser.add_argument("--time-limit", type=float, default=300, help="seconds per measurement")
-    parser.add_argument("--out", type=Path, help="also write the results as JSON here")
+    parser.add_argument("--out", type=Path, help="also write the report as JSON here (for "
+                        "python -m bench.render)")
     add_direct_args(parser)
     args = parser.parse_args(argv)
+    started = stamp(argv)
     if not (args.rest or args.grpc):
         parser.error("give --rest, --grpc or both")
     pages = {size: load_pages(args.data, size) for size in args.sizes.split(",")}
@@ -201,7 +203,7 @@ def main(argv: list[str] | None = None) -> None:
         print(row(result), flush=True)
     print(ratios(results))
     if args.out:
-        args.out.write_text(json.dumps([asdict(r) for r in results], indent=2))
+        write_report(args.out, "TF Serving called directly: REST and gRPC", results, started)
     failed = sum(r.errors for r in results)
     if failed:
         sys.exit(f"bench.direct: {failed} calls failed")

@@ -53,7 +53,7 @@ HELP = {
     "rest_api_host": "address to bind the REST API to (stand-in only; the real server binds all)",
     "rest_api_num_threads": "number of model calls run at once (default: 4 x CPUs)",
     "rest_api_timeout_in_ms": "timeout for HTTP/REST API calls; 0 or less: none",
-    "enable_batching": "batch concurrent :predict calls on the same signature",
+    "enable_batching": "read and check --batching_parameters_file (the stand-in does not batch)",
     "batching_parameters_file": "ascii BatchingParameters protobuf (needs --enable_batching)",
     "model_config_file": "ascii ModelServerConfig protobuf; --model_name/--model_base_path "
     "are ignored when set",

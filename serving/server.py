@@ -10,7 +10,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from serving.config_files import (
-    BatchingOptions,
     read_batching_parameters,
     read_model_config,
     single_model_config,
@@ -37,11 +36,12 @@ def run_server(options: ServerOptions) -> int:
                else single_model_config(options.model_name, options.model_base_path))
     batching = (read_batching_parameters(options.batching_parameters_file)
                 if options.enable_batching else None)
-    warn_ignored(options, batching)
+    if batching:
+        log.info("Batching parameters read (%s); the stand-in runs each call on its own",
+                 batching)
     pool = ThreadPoolExecutor(options.rest_api_num_threads, thread_name_prefix="predict")
     registry = ModelRegistry(
-        [ModelManager(c, version_loader(pool, batching))
-         for c in configs],
+        [ModelManager(c, version_loader(pool)) for c in configs],
         options.file_system_poll_wait_seconds,
     )
     registry.start()
@@ -83,12 +83,6 @@ def start_rest_api(options: ServerOptions, api: RestApi):
     return http
 
 
-def warn_ignored(options: ServerOptions, batching: BatchingOptions | None) -> None:
-    """Accepted for compatibility, not acted on: say so once at start."""
-    if batching:
-        log.info("Batching enabled: %s", batching)
-
-
 def configure_tensorflow(options: ServerOptions) -> None:
     """Thread and precision settings must be made before TensorFlow runs its first op.
     An unknown --mixed_precision is warned about and ignored, as saved_model_bundle_factory.cc
@@ -112,12 +106,12 @@ def configure_tensorflow(options: ServerOptions) -> None:
             options.tensorflow_inter_op_parallelism)
 
 
-def version_loader(pool: ThreadPoolExecutor, batching: BatchingOptions | None):
+def version_loader(pool: ThreadPoolExecutor):
     """What the model managers call to bring a version folder up. No warm-up: TF Serving replays
     only assets.extra/tf_serving_warmup_requests, which our exports do not write."""
 
     def load(name: str, version: int, path: Path) -> VersionRunner:
-        return VersionRunner(load_servable(name, version, path), pool, batching)
+        return VersionRunner(load_servable(name, version, path), pool)
 
     return load
 

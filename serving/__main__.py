@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.metadata
 import logging
 import sys
 
@@ -20,10 +19,6 @@ def main(argv: list[str] | None = None) -> int:
     except FlagError as error:
         print(f"error: {error}\n\n{usage()}", file=sys.stderr)
         return 2
-    if options.version:
-        print("TensorFlow ModelServer: local stand-in (python -m serving)\nTensorFlow Library: "
-              + importlib.metadata.version("tensorflow"))
-        return 0
     configure_logging()
     from serving.server import run_server  # TensorFlow is imported only past the flag checks
 

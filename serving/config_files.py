@@ -16,28 +16,9 @@ class ConfigError(ValueError):
 
 
 @dataclass(frozen=True)
-class VersionPolicy:
-    """Which numbered versions to serve: `latest` N (TF Serving's default is the latest 1),
-    `all`, or `specific` versions."""
-
-    kind: str = "latest"
-    num_versions: int = 1
-    versions: tuple[int, ...] = ()
-
-    def choose(self, present: list[int]) -> set[int]:
-        if self.kind == "all":
-            return set(present)
-        if self.kind == "specific":
-            return set(present) & set(self.versions)
-        return set(sorted(present)[-self.num_versions:])
-
-
-@dataclass(frozen=True)
 class ModelConfig:
     name: str
     base_path: str
-    policy: VersionPolicy = VersionPolicy()
-    version_labels: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -81,23 +62,10 @@ def _model_config(entry, path: str | Path) -> ModelConfig:
         raise ConfigError(f"model config file {path}: each config needs name and base_path")
     if entry.model_platform not in ("", "tensorflow"):
         raise ConfigError(f"model {entry.name}: platform {entry.model_platform!r} is not served")
-    return ModelConfig(
-        name=entry.name,
-        base_path=entry.base_path,
-        policy=_version_policy(entry.model_version_policy),
-        version_labels=dict(entry.version_labels),
-    )
-
-
-def _version_policy(policy) -> VersionPolicy:
-    choice = policy.WhichOneof("policy_choice")
-    if choice == "all":
-        return VersionPolicy("all")
-    if choice == "specific":
-        return VersionPolicy("specific", versions=tuple(policy.specific.versions))
-    if choice == "latest" and policy.latest.num_versions > 0:
-        return VersionPolicy("latest", num_versions=policy.latest.num_versions)
-    return VersionPolicy()
+    if entry.HasField("model_version_policy") or entry.version_labels:
+        raise ConfigError(f"model {entry.name}: version policies and labels are not supported by "
+                          "the stand-in (it serves the latest version, TF Serving's default)")
+    return ModelConfig(name=entry.name, base_path=entry.base_path)
 
 
 _BATCHING_FIELDS = {"max_batch_size", "batch_timeout_micros", "max_enqueued_batches",

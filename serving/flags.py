@@ -23,7 +23,6 @@ class ServerOptions:
 
     port: int = 8500
     grpc_host: str = "0.0.0.0"
-    grpc_socket_path: str = ""
     grpc_max_threads: int = field(default_factory=lambda: 4 * (os.cpu_count() or 1))
     grpc_channel_arguments: str = ""
     rest_api_port: int = 0
@@ -40,13 +39,11 @@ class ServerOptions:
     tensorflow_intra_op_parallelism: int = 0
     tensorflow_inter_op_parallelism: int = 0
     mixed_precision: str = ""
-    version: bool = False
 
 
 HELP = {
-    "port": "TCP port for the gRPC API; 0 needs --grpc_socket_path (TF Serving will not start)",
+    "port": "TCP port for the gRPC API (not 0: TF Serving cannot run without gRPC)",
     "grpc_host": "address to bind the gRPC API to (stand-in only; the real server binds all)",
-    "grpc_socket_path": "also serve gRPC on this UNIX socket",
     "grpc_max_threads": "gRPC calls handled at once (default: 4 x CPUs)",
     "grpc_channel_arguments": "gRPC server arguments, e.g. grpc.max_connection_age_ms=2000,...",
     "rest_api_port": "port for the HTTP/REST API; 0: no REST API; must differ from --port",
@@ -65,7 +62,6 @@ HELP = {
     "tensorflow_inter_op_parallelism": "ops run at once; 0: TensorFlow's choice",
     "mixed_precision": "bfloat16: bfloat16 automatic mixed precision (pays on AVX512-BF16/AMX "
     "CPUs only); other values are warned about and ignored",
-    "version": "print the version and exit",
 }
 
 _FIELDS = {f.name: f for f in dataclasses.fields(ServerOptions)}
@@ -124,13 +120,11 @@ def _convert(name: str, kind: str, text: str) -> object:
 
 def check_options(options: ServerOptions) -> None:
     """The start-up checks of server.cc (Server::BuildAndStart)."""
-    if options.version:
-        return
     if not options.model_base_path and not options.model_config_file:
         raise FlagError("both --model_base_path and --model_config_file are empty")
     if options.batching_parameters_file and not options.enable_batching:
         raise FlagError("--batching_parameters_file is set without --enable_batching")
-    if options.port == 0 and not options.grpc_socket_path:
+    if options.port == 0:  # the stand-in has no --grpc_socket_path to take its place
         raise FlagError("At least one of server_options.grpc_port or "
                         "server_options.grpc_socket_path must be set.")
     if min(options.rest_api_num_threads, options.grpc_max_threads) <= 0:

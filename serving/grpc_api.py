@@ -1,10 +1,10 @@
 """TF Serving's gRPC API on the generated servicers of `tensorflow_serving.apis`: TF Serving's
 method names, messages and status codes, so its own clients work unchanged.
 
-PredictionService.Predict and GetModelMetadata, ModelService.GetModelStatus; the other methods
-(Classify, Regress, MultiInference, HandleReloadConfigRequest) answer UNIMPLEMENTED: this model
-has no tf.Example signatures. Checks and messages follow predict_impl.cc, predict_util.cc,
-get_model_metadata_impl.cc, get_model_status_impl.cc, server_core.cc and grpc_status_util.cc.
+PredictionService.Predict and ModelService.GetModelStatus, what the API and bench.direct call;
+the other methods (GetModelMetadata, Classify, Regress, MultiInference,
+HandleReloadConfigRequest) answer UNIMPLEMENTED. Checks and messages follow predict_impl.cc,
+predict_util.cc, get_model_status_impl.cc, server_core.cc and grpc_status_util.cc.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from concurrent.futures import ThreadPoolExecutor
 import grpc
 import numpy as np
 from tensorflow_serving.apis import (
-    get_model_metadata_pb2,
     model_service_pb2_grpc,
     predict_pb2,
     prediction_service_pb2_grpc,
@@ -27,7 +26,7 @@ from serving.flags import ServerOptions
 from serving.model_manager import ModelRegistry
 from serving.runner import VersionRunner
 from serving.servable import DEFAULT_SIGNATURE
-from serving.status_json import model_status_response, signature_def_map
+from serving.status_json import model_status_response
 
 log = logging.getLogger(__name__)
 
@@ -76,24 +75,6 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
             response.outputs[alias].CopyFrom(tensor_proto(value))
         return response
 
-    @_rpc
-    def GetModelMetadata(self, request, context):
-        if not request.HasField("model_spec"):
-            raise invalid_argument("Missing ModelSpec")
-        if not request.metadata_field:
-            raise invalid_argument(
-                "GetModelMetadataRequest must specify at least one metadata_field")
-        for field in request.metadata_field:
-            if field != "signature_def":
-                raise invalid_argument("Metadata field ", field, " is not supported")
-        servable = runner_for_spec(self.registry, request).servable
-        response = get_model_metadata_pb2.GetModelMetadataResponse()
-        response.model_spec.name = servable.name
-        response.model_spec.version.value = servable.version
-        response.metadata["signature_def"].Pack(signature_def_map(servable.signature_defs))
-        return response
-
-
 class ModelService(model_service_pb2_grpc.ModelServiceServicer):
     def __init__(self, registry: ModelRegistry) -> None:
         self.registry = registry
@@ -108,15 +89,17 @@ class ModelService(model_service_pb2_grpc.ModelServiceServicer):
 
 
 def runner_for_spec(registry: ModelRegistry, request) -> VersionRunner:
-    """The version a request's ModelSpec names: the latest, a number or a label."""
+    """The version a request's ModelSpec names: the latest or a number (labels are not
+    served)."""
     if not request.HasField("model_spec"):
         raise invalid_argument("Missing ModelSpec")
     spec = request.model_spec
     if not spec.name:
         raise invalid_argument("ModelSpec has no name specified.")
     choice = spec.WhichOneof("version_choice")
-    return registry.runner_for(spec.name, spec.version.value if choice == "version" else None,
-                               spec.version_label if choice == "version_label" else None)
+    if choice == "version_label":
+        raise invalid_argument("Unrecognized servable version label: ", spec.version_label)
+    return registry.runner_for(spec.name, spec.version.value if choice == "version" else None)
 
 
 def input_arrays(signature, inputs) -> dict[str, np.ndarray]:
@@ -161,7 +144,7 @@ def tensor_proto(value: np.ndarray):
 
 
 def make_grpc_server(registry: ModelRegistry, options: ServerOptions) -> grpc.Server:
-    """Both services on --port (and --grpc_socket_path), TF Serving's message limit, then
+    """Both services on --port, TF Serving's message limit, then
     --grpc_channel_arguments (`key=value,...`, ints as ints), which cannot change that limit: the
     first value of an argument counts, as SetMaxMessageSize overrides them in TF Serving."""
     arguments = [("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
@@ -174,11 +157,9 @@ def make_grpc_server(registry: ModelRegistry, options: ServerOptions) -> grpc.Se
     prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
         PredictionService(registry), server)
     model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelService(registry), server)
-    addresses = [f"{options.grpc_host}:{options.port}"] * bool(options.port) + \
-        [f"unix:{options.grpc_socket_path}"] * bool(options.grpc_socket_path)
-    for address in addresses:
-        try:
-            server.add_insecure_port(address)
-        except RuntimeError as error:  # a taken port: the start-up fails, as TF Serving's does
-            raise OSError(f"Failed to bind gRPC to {address}: {error}") from None
+    address = f"{options.grpc_host}:{options.port}"
+    try:
+        server.add_insecure_port(address)
+    except RuntimeError as error:  # a taken port: the start-up fails, as TF Serving's does
+        raise OSError(f"Failed to bind gRPC to {address}: {error}") from None
     return server

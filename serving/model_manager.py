@@ -1,10 +1,10 @@
 """Which versions of each model are served: discovery, loading, switching and unloading.
 
 Follows TF Serving's file-system source and availability-preserving policy: numbered folders
-under the base path are versions (tfmodel/versions.py); the policy (latest 1 by default)
-picks the aspired ones; a new version is loaded in the background, made AVAILABLE, and only then
-are the versions it replaces unloaded. A folder counts once its files did not change between two
-polls, so a version that is still being copied is never served.
+under the base path are versions (tfmodel/versions.py); the latest is served (TF Serving's default
+policy, the only one our configs use); a new version is loaded in the background, made AVAILABLE,
+and only then is the version it replaces unloaded. A folder counts once its files did not change
+between two polls, so a version that is still being copied is never served.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from serving.config_files import ModelConfig
-from serving.errors import Code, ServingError, invalid_argument, not_found
+from serving.errors import Code, ServingError, not_found
 from serving.runner import VersionRunner
 from tfmodel.versions import version_folders
 
@@ -76,7 +76,7 @@ class ModelManager:
             ready -= {v for v, fp in self._failed.items() if present.get(v) == fp}
             self._seen, self._first_poll = present, False
             self._warn_if_empty(present)
-            aspired = self.config.policy.choose(sorted(ready))
+            aspired = {max(ready)} if ready else set()
             for version in sorted(aspired - set(self._serving), reverse=True):
                 self._load_version(version, present[version])
             if aspired & set(self._serving):
@@ -120,10 +120,8 @@ class ModelManager:
             for version in sorted(self._serving):
                 self._unload_version(version)
 
-    def runner_for(self, version: int | None = None, label: str | None = None) -> VersionRunner:
-        """The runner a request names: latest, a version, or a label (ServerCore's lookup)."""
-        if label is not None:
-            version = self.version_for_label(label)
+    def runner_for(self, version: int | None = None) -> VersionRunner:
+        """The runner a request names: the latest or a version (ServerCore's lookup)."""
         serving = self._serving
         if version is None:
             if not serving:
@@ -132,11 +130,6 @@ class ModelManager:
         if version not in serving:
             raise not_found(f"Servable not found for request: Specific({self.name}, {version})")
         return serving[version]
-
-    def version_for_label(self, label: str) -> int:
-        if label not in self.config.version_labels:
-            raise invalid_argument("Unrecognized servable version label: ", label)
-        return self.config.version_labels[label]
 
     def status(self, version: int | None = None) -> list[tuple[int, VersionState]]:
         """GetModelStatusImpl: one version, or all known ones from the highest down."""
@@ -159,18 +152,15 @@ class ModelRegistry:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def runner_for(self, name: str, version: int | None, label: str | None) -> VersionRunner:
+    def runner_for(self, name: str, version: int | None = None) -> VersionRunner:
         manager = self._managers.get(name)
         if manager is not None:
-            return manager.runner_for(version, label)
-        if label is not None:
-            raise invalid_argument("Unrecognized servable version label: ", label)
+            return manager.runner_for(version)
         request = f"Specific({name}, {version})" if version is not None else f"Latest({name})"
         raise not_found(f"Servable not found for request: {request}")
 
     def status(self, name: str, version: int | None) -> list[tuple[int, VersionState]]:
-        """Labels play no part (GetModelStatusImpl looks at versions only); an unknown model
-        answers as one without versions, as TF Serving's state monitor does."""
+        """An unknown model answers as one without versions, as TF Serving's state monitor does."""
         return self._managers.get(name, ModelManager(ModelConfig(name, ""), None)).status(version)
 
     def start(self) -> None:

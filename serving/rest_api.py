@@ -19,18 +19,14 @@ from serving import json_codec
 from serving.errors import Code, ServingError, invalid_argument
 from serving.model_manager import ModelRegistry
 from serving.servable import DEFAULT_SIGNATURE
-from serving.status_json import model_metadata_json, model_status_json
+from serving.status_json import model_status_json
 
 log = logging.getLogger(__name__)
 
-PREDICTION_PATH = re.compile(
-    r"/v1/models/([^/:]+)(?:(?:/versions/(\d+))|(?:/labels/([^/:]+)))?:(predict)",
-    re.IGNORECASE,
-)
-STATUS_PATH = re.compile(
-    r"/v1/models(?:/([^/:]+))?(?:(?:/versions/(\d+))|(?:/labels/([^/:]+)))?(?:/(metadata))?",
-    re.IGNORECASE,
-)
+# What the API, bench.direct and the health checks call: status, and :predict on the latest or a
+# numbered version (labels and metadata are not served).
+PREDICTION_PATH = re.compile(r"/v1/models/([^/:]+)(?:/versions/(\d+))?:predict", re.IGNORECASE)
+STATUS_PATH = re.compile(r"/v1/models(?:/([^/:]+))?(?:/versions/(\d+))?", re.IGNORECASE)
 HANDLED_PATH = re.compile(r"/v1/.*", re.IGNORECASE | re.DOTALL)
 JSON_HEADERS = [("Content-Type", "application/json")]
 NOT_FOUND_PAGE = (b"<HTML><HEAD>\n<TITLE>404 Not Found</TITLE>\n</HEAD><BODY>\n<H1>Not Found</H1>"
@@ -83,29 +79,22 @@ class RestApi:
         match = route.fullmatch(path) if method in ("POST", "GET") else None
         if match is None:
             raise invalid_argument("Malformed request: ", method, " ", path)
-        name, version_text, label, verb = match.groups()
+        name, version_text = match.groups()
         name = unquote(name) if name else ""
         version = _parse_version(version_text)
-        label = unquote(label) if label else None
         if method == "GET":
             if not name:
                 raise invalid_argument("Missing model name in request.")
-            if verb == "metadata":
-                return self.metadata(name, version, label)
             return self.status(name, version)
-        return self.predict(name, version, label, body)
+        return self.predict(name, version, body)
 
     def status(self, name: str, version: int | None) -> str:
         return model_status_json(self.registry.status(name, version))
 
-    def metadata(self, name: str, version: int | None, label: str | None) -> str:
-        servable = self.registry.runner_for(name, version, label).servable
-        return model_metadata_json(servable.name, servable.version, servable.signature_defs)
-
-    def predict(self, name: str, version: int | None, label: str | None, body: bytes) -> str:
+    def predict(self, name: str, version: int | None, body: bytes) -> str:
         doc = json_codec.parse_json_object(body)
         signature_name = json_codec.signature_name_of(doc)
-        runner = self.registry.runner_for(name, version, label)
+        runner = self.registry.runner_for(name, version)
         key = signature_name or DEFAULT_SIGNATURE
         if key not in runner.servable.signature_defs:
             raise invalid_argument(f'Serving signature name: "{key}" not found in signature def')

@@ -47,10 +47,7 @@ def run_server(options: ServerOptions) -> int:
     registry.start()
     grpc_server = make_grpc_server(registry, options)
     grpc_server.start()
-    if options.port:
-        log.info("Running gRPC ModelServer at %s:%d ...", options.grpc_host, options.port)
-    if options.grpc_socket_path:
-        log.info("Running gRPC ModelServer at UNIX socket %s ...", options.grpc_socket_path)
+    log.info("Running gRPC ModelServer at %s:%d ...", options.grpc_host, options.port)
     api = RestApi(registry, options.rest_api_timeout_in_ms)
     http = start_rest_api(options, api)
     stop = install_stop_signals()

@@ -10,7 +10,6 @@ from serving.config_files import (
     BatchingOptions,
     ConfigError,
     ModelConfig,
-    VersionPolicy,
     read_batching_parameters,
     read_model_config,
 )
@@ -29,21 +28,14 @@ def test_repository_batching_config_is_sized_for_two_cores():
                                       max_enqueued_batches=16, num_batch_threads=2)
 
 
-def test_model_config_with_policy_and_labels(tmp_path):
+def test_several_models(tmp_path):
     path = tmp_path / "models.config"
     path.write_text("""
         model_config_list {
-          config { name: "a" base_path: "/m/a" model_platform: "tensorflow"
-                   model_version_policy { specific { versions: 1 versions: 2 } }
-                   version_labels { key: "stable" value: 1 } }
-          config { name: "b" base_path: "/m/b" model_version_policy { all {} } }
-          config { name: "c" base_path: "/m/c" model_version_policy { latest { num_versions: 2 } } }
+          config { name: "a" base_path: "/m/a" model_platform: "tensorflow" }
+          config { name: "b" base_path: "/m/b" }
         }""")
-    assert read_model_config(path) == [
-        ModelConfig("a", "/m/a", VersionPolicy("specific", versions=(1, 2)), {"stable": 1}),
-        ModelConfig("b", "/m/b", VersionPolicy("all")),
-        ModelConfig("c", "/m/c", VersionPolicy("latest", num_versions=2)),
-    ]
+    assert read_model_config(path) == [ModelConfig("a", "/m/a"), ModelConfig("b", "/m/b")]
 
 
 @pytest.mark.parametrize(("text", "message"), [
@@ -55,6 +47,10 @@ def test_model_config_with_policy_and_labels(tmp_path):
      "platform 'onnx' is not served"),
     ("model_config_list { config { name: 'a' base_path: '/m' } config { name: 'a' "
      "base_path: '/n' } }", "unique"),
+    ("model_config_list { config { name: 'a' base_path: '/m' model_version_policy { all {} } } }",
+     "version policies and labels are not supported"),
+    ("model_config_list { config { name: 'a' base_path: '/m' version_labels { key: 's' value: 1 }"
+     " } }", "version policies and labels are not supported"),
 ])
 def test_bad_model_configs_are_refused(tmp_path, text, message):
     path = tmp_path / "models.config"

@@ -3,7 +3,7 @@ TF_SERVING_TEST_URL is set, against a real TF Serving serving `autoencoder` with
 
 Expected behaviour comes from TF Serving's documentation and source (tensorflow/serving):
 g3doc/api_rest.md (URLs, row/columnar formats, b64, error bodies), model_servers/
-http_rest_api_handler.cc + http_rest_api_util.cc (routing, status and metadata JSON),
+http_rest_api_handler.cc + http_rest_api_util.cc (routing, status JSON),
 http_server.cc (status code -> HTTP code), util/json_tensor.cc (request/response JSON and its
 error messages), model_servers/get_model_status_impl.cc and core/basic_manager.cc (not-found
 messages). Only the server start-up differs between the two targets.
@@ -68,7 +68,7 @@ def error_of(answer: requests.Response) -> str:
     return body["error"]
 
 
-# --- model status and metadata --------------------------------------------------------------
+# --- model status -------------------------------------------------------------------------
 
 
 def test_status_lists_the_served_version_as_available(target):
@@ -90,35 +90,11 @@ def test_status_of_one_version(target):
          "status": {"error_code": "OK", "error_message": ""}}]}
 
 
-@pytest.mark.parametrize("suffix", ["/metadata", "/versions/{version}/metadata"])
-def test_metadata_is_the_signature_def_map(target, suffix):
-    version = target.served_version()
-    answer = target.get(suffix.format(version=version))
-    assert answer.status_code == 200
-    body = answer.json()
-    assert body["model_spec"] == {"name": MODEL, "signature_name": "", "version": version}
-    signatures = body["metadata"]["signature_def"]["signature_def"]
-    serving = signatures["serving_default"]
-    assert serving["method_name"] == "tensorflow/serving/predict"
-    image_bytes = serving["inputs"]["image_bytes"]
-    assert image_bytes["dtype"] == "DT_STRING"
-    assert image_bytes["tensor_shape"] == {"dim": [{"size": "-1", "name": ""}],
-                                           "unknown_rank": False}
-    assert serving["outputs"]["clean_png_bytes"]["dtype"] == "DT_STRING"
-    denoise = signatures["denoise"]
-    assert denoise["inputs"]["images"]["dtype"] == "DT_FLOAT"
-    assert [d["size"] for d in denoise["inputs"]["images"]["tensor_shape"]["dim"]] == \
-        ["-1", "-1", "-1", "1"]
-    assert denoise["outputs"]["clean"]["dtype"] == "DT_FLOAT"
-
-
 @pytest.mark.parametrize(("path", "status", "message"), [
     (f"/v1/models/{MODEL}/versions/999999", 404,
      f"Could not find version 999999 of model {MODEL}"),
     ("/v1/models/nosuchmodel", 404, "Could not find any versions of model nosuchmodel"),
     ("/v1/models", 400, "Missing model name in request."),
-    (f"/v1/models/{MODEL}/versions/999999/metadata", 404,
-     f"Servable not found for request: Specific({MODEL}, 999999)"),
     (f"/v1/models/{MODEL}:predict", 400, f"Malformed request: GET /v1/models/{MODEL}:predict"),
 ])
 def test_bad_gets_get_tf_serving_status_and_error(target, path, status, message):

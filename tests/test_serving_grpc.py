@@ -5,7 +5,7 @@ with our signatures. Clients are tensorflow-serving-api's own stubs.
 Expected behaviour comes from tensorflow/serving 2.19.1: apis/*.proto (services, messages),
 model_servers/server.cc (message size limit), prediction_service_impl.cc, predict_impl.cc and
 servables/tensorflow/predict_util.cc (Predict checks and messages, outputs as proto fields),
-get_model_metadata_impl.cc, get_model_status_impl.cc, server_core.cc (ModelSpec lookup) and
+get_model_status_impl.cc, server_core.cc (ModelSpec lookup) and
 grpc_status_util.cc (status codes pass through unchanged).
 """
 
@@ -132,50 +132,6 @@ def test_status_without_model_spec_is_invalid_argument(target):
     request = get_model_status_pb2.GetModelStatusRequest()
     assert failure(lambda: target.model.GetModelStatus(request, timeout=60)) == (
         grpc.StatusCode.INVALID_ARGUMENT, "Missing ModelSpec")
-
-
-# --- PredictionService.GetModelMetadata -------------------------------------------------------
-
-
-def metadata_request(*fields: str, name: str = MODEL):
-    from tensorflow_serving.apis import get_model_metadata_pb2
-
-    request = get_model_metadata_pb2.GetModelMetadataRequest(metadata_field=list(fields))
-    request.model_spec.name = name
-    return request
-
-
-def test_metadata_is_the_signature_def_map(target):
-    from tensorflow_serving.apis import get_model_metadata_pb2
-
-    answer = target.prediction.GetModelMetadata(metadata_request("signature_def"), timeout=60)
-    assert (answer.model_spec.name, answer.model_spec.version.value) == (
-        MODEL, target.served_version())
-    signatures = get_model_metadata_pb2.SignatureDefMap()
-    assert answer.metadata["signature_def"].Unpack(signatures)
-    serving = signatures.signature_def["serving_default"]
-    assert serving.method_name == "tensorflow/serving/predict"
-    assert serving.inputs["image_bytes"].dtype == 7  # DT_STRING
-    assert [d.size for d in serving.inputs["image_bytes"].tensor_shape.dim] == [-1]
-    assert serving.outputs["clean_png_bytes"].dtype == 7
-    denoise = signatures.signature_def["denoise"]
-    assert denoise.inputs["images"].dtype == denoise.outputs["clean"].dtype == 1  # DT_FLOAT
-    assert [d.size for d in denoise.inputs["images"].tensor_shape.dim] == [-1, -1, -1, 1]
-
-
-@pytest.mark.parametrize(("fields", "name", "code", "message"), [
-    ((), MODEL, grpc.StatusCode.INVALID_ARGUMENT,
-     "GetModelMetadataRequest must specify at least one metadata_field"),
-    (("signature_def", "nope"), MODEL, grpc.StatusCode.INVALID_ARGUMENT,
-     "Metadata field nope is not supported"),
-    (("signature_def",), "nosuchmodel", grpc.StatusCode.NOT_FOUND,
-     "Servable not found for request: Latest(nosuchmodel)"),
-    (("signature_def",), "", grpc.StatusCode.INVALID_ARGUMENT, "ModelSpec has no name specified."),
-])
-def test_bad_metadata_requests(target, fields, name, code, message):
-    request = metadata_request(*fields, name=name)
-    assert failure(lambda: target.prediction.GetModelMetadata(request, timeout=60)) == (
-        code, message)
 
 
 # --- PredictionService.Predict ----------------------------------------------------------------
@@ -337,23 +293,3 @@ def test_classify_and_regress_are_unimplemented(local_serving):
         request.model_spec.name = MODEL
         assert failure(lambda: stub.Classify(request, timeout=30))[0] == \
             grpc.StatusCode.UNIMPLEMENTED
-
-
-def test_port_0_with_a_socket_path_serves_grpc_on_the_unix_socket_only(tiny_model_base,
-                                                                        tmp_path):
-    """TF Serving cannot run without gRPC: --port=0 moves it to --grpc_socket_path."""
-    from tensorflow_serving.apis import model_service_pb2_grpc
-
-    from tests.serving_contract.local_server import free_port, running_server
-
-    rest_port, socket_path = free_port(), tmp_path / "grpc.sock"
-    flags = [f"--rest_api_port={rest_port}", "--rest_api_host=127.0.0.1", "--port=0",
-             f"--grpc_socket_path={socket_path}", f"--model_name={MODEL}",
-             f"--model_base_path={tiny_model_base}"]
-    with running_server(flags, tmp_path / "server.log", port=rest_port) as server, \
-            grpc.insecure_channel(f"unix:{socket_path}") as channel:
-        target = Target(None, model_service_pb2_grpc.ModelServiceStub(channel))
-        assert target.served_version() == 1
-        log = server.log_text()
-        assert f"Running gRPC ModelServer at UNIX socket {socket_path} ..." in log
-        assert "Running gRPC ModelServer at 0.0.0.0" not in log  # no TCP port

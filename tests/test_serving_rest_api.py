@@ -1,7 +1,7 @@
-"""REST routing details that need control over the model: timeouts, labels, path forms.
+"""REST routing details that need control over the model: timeouts, path forms.
 
 Each case follows tensorflow_serving/model_servers/http_rest_api_util.cc (path regexes, version
-parsing, labels), http_server.cc (DEADLINE_EXCEEDED -> 504) and server_core.cc (label lookup).
+parsing) and http_server.cc (DEADLINE_EXCEEDED -> 504).
 The model is a fake that echoes, run through the real runner, manager and WSGI app.
 """
 
@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from werkzeug.test import Client
 
-from serving.config_files import ModelConfig, VersionPolicy
+from serving.config_files import ModelConfig
 from serving.model_manager import ModelManager, ModelRegistry
 from serving.rest_api import RestApi
 from serving.runner import VersionRunner
@@ -61,7 +61,7 @@ def pool():
 def client_for(tmp_path, pool, gate: threading.Event | None = None, **api_options) -> Client:
     for version in (1, 2):
         add_version(tmp_path, version)
-    config = ModelConfig(MODEL, str(tmp_path), VersionPolicy("all"), {"stable": 1})
+    config = ModelConfig(MODEL, str(tmp_path))
     manager = ModelManager(config, lambda name, version, path: VersionRunner(
         EchoServable(name, version, gate), pool))
     registry = ModelRegistry([manager], poll_wait_seconds=0)
@@ -88,29 +88,13 @@ def test_unexpected_failure_is_a_json_500(tmp_path, pool):
                                                                 "crashed"})
 
 
-def test_labels_pick_their_version_and_unknown_labels_are_400(tmp_path, pool):
-    client = client_for(tmp_path, pool)
-    stable = client.post(f"/v1/models/{MODEL}/labels/stable:predict", json={"instances": [1.0]})
-    assert stable.json == {"predictions": [2.0]}
-    latest = client.post(f"/v1/models/{MODEL}:predict", json={"instances": [1.0]})
-    assert latest.json == {"predictions": [3.0]}
-    unknown = client.post(f"/v1/models/{MODEL}/labels/beta:predict", json={"instances": [1.0]})
-    assert (unknown.status_code, unknown.json) == (
-        400, {"error": "Unrecognized servable version label: beta"})
-    metadata = client.get(f"/v1/models/{MODEL}/labels/stable/metadata")
-    assert metadata.json["model_spec"]["version"] == "1"
-
-
-def test_status_with_a_label_lists_all_versions_as_tf_serving_does(tmp_path, pool):
-    client = client_for(tmp_path, pool)
-    answer = client.get(f"/v1/models/{MODEL}/labels/anything")
-    assert [s["version"] for s in answer.json["model_version_status"]] == ["2", "1"]
-
-
 @pytest.mark.parametrize(("method", "path", "status", "message"), [
     ("POST", f"/v1/models/{MODEL}/versions/99999999999999999999:predict", 400,
      "Failed to convert version: 99999999999999999999 to numeric."),
     ("POST", f"/v1/models/{MODEL}/versions/1/labels/stable:predict", 400, "Malformed request"),
+    ("POST", f"/v1/models/{MODEL}/labels/stable:predict", 400, "Malformed request"),  # no labels
+    ("POST", f"/v1/models/{MODEL}/versions/1:predict", 404,
+     f"Servable not found for request: Specific({MODEL}, 1)"),  # only the latest is served
     ("POST", f"/v1/models/{MODEL}/version/1:predict", 400, "Malformed request"),
     ("POST", f"/v1/models/{MODEL}/metadata", 400, "Malformed request"),
     ("PUT", f"/v1/models/{MODEL}", 400, f"Malformed request: PUT /v1/models/{MODEL}"),
@@ -124,8 +108,8 @@ def test_malformed_paths(tmp_path, pool, method, path, status, message):
 
 def test_paths_are_case_insensitive_and_names_percent_decoded(tmp_path, pool):
     client = client_for(tmp_path, pool)
-    answer = client.post(f"/V1/MODELS/{MODEL}/VERSIONS/1:PREDICT", json={"inputs": [1.0]})
-    assert answer.json == {"outputs": [2.0]}
+    answer = client.post(f"/V1/MODELS/{MODEL}/VERSIONS/2:PREDICT", json={"instances": [1.0]})
+    assert answer.json == {"predictions": [3.0]}
     encoded = "".join(f"%{ord(c):02x}" for c in MODEL)
     assert client.get(f"/v1/models/{encoded}").status_code == 200
 

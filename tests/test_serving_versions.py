@@ -17,7 +17,7 @@ from types import SimpleNamespace
 import pytest
 import requests
 
-from serving.config_files import ModelConfig, VersionPolicy
+from serving.config_files import ModelConfig
 from serving.errors import Code, ServingError
 from serving.model_manager import ModelManager, VersionState
 from tests.conftest import build_tiny_denoiser, page_png
@@ -44,8 +44,8 @@ class FakeLoader:
         return runner
 
 
-def manager_for(base: Path, loader: FakeLoader, **config) -> ModelManager:
-    return ModelManager(ModelConfig(name=MODEL, base_path=str(base), **config), loader)
+def manager_for(base: Path, loader: FakeLoader) -> ModelManager:
+    return ModelManager(ModelConfig(name=MODEL, base_path=str(base)), loader)
 
 
 def states(manager: ModelManager) -> dict[int, str]:
@@ -128,33 +128,6 @@ def test_lookup_errors_name_the_request_as_tf_serving_does(tmp_path):
     assert status.value.message == f"Could not find any versions of model {MODEL}"
 
 
-@pytest.mark.parametrize(("policy", "served"), [
-    (VersionPolicy("latest", num_versions=2), {2, 3}),
-    (VersionPolicy("all"), {1, 2, 3}),
-    (VersionPolicy("specific", versions=(1, 3, 9)), {1, 3}),
-])
-def test_version_policies(tmp_path, policy, served):
-    for version in (1, 2, 3):
-        add_version(tmp_path, version)
-    manager = manager_for(tmp_path, FakeLoader(), policy=policy)
-    manager.poll()
-    assert {v for v, s in manager.status() if s.state == "AVAILABLE"} == served
-    assert manager.runner_for().version == max(served)
-
-
-def test_version_labels_resolve_to_versions(tmp_path):
-    for version in (1, 2):
-        add_version(tmp_path, version)
-    manager = manager_for(tmp_path, FakeLoader(), policy=VersionPolicy("all"),
-                          version_labels={"stable": 1, "canary": 2})
-    manager.poll()
-    assert manager.runner_for(label="stable").version == 1
-    with pytest.raises(ServingError) as unknown:
-        manager.runner_for(label="beta")
-    assert (unknown.value.code, unknown.value.message) == (
-        Code.INVALID_ARGUMENT, "Unrecognized servable version label: beta")
-
-
 # --- a real server picking up a new export ---------------------------------------------------
 
 
@@ -193,10 +166,8 @@ def test_new_export_is_served_without_restart_and_a_half_written_folder_is_not(p
     answer = requests.get(f"{server.url}/v1/models/{MODEL}/versions/3", timeout=30)
     assert answer.status_code == 404
     assert answer.json() == {"error": f"Could not find version 3 of model {MODEL}"}
-    metadata = requests.get(f"{server.url}/v1/models/{MODEL}/metadata", timeout=30).json()
-    assert metadata["model_spec"]["version"] == "2"
     body = {"instances": [b64(page_png(40, 20))]}
-    assert requests.post(f"{server.url}/v1/models/{MODEL}:predict", json=body,
+    assert requests.post(f"{server.url}/v1/models/{MODEL}/versions/2:predict", json=body,
                          timeout=60).status_code == 200
     old = requests.post(f"{server.url}/v1/models/{MODEL}/versions/1:predict", json=body,
                         timeout=60)

@@ -40,6 +40,24 @@ def exported(tiny_unet, tmp_path_factory):
     return base
 
 
+def test_signatures_are_what_tf_serving_clients_call(exported):
+    """The SignatureDefs TF Serving reads from saved_model.pb (and shows as metadata): page bytes
+    in and PNG bytes out for any batch, and float pages of any size for `denoise`."""
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    saved_model = saved_model_pb2.SavedModel.FromString((exported / "1" / "saved_model.pb")
+                                                        .read_bytes())
+    (graph,) = [g for g in saved_model.meta_graphs if "serve" in g.meta_info_def.tags]
+    serving, denoise = graph.signature_def["serving_default"], graph.signature_def["denoise"]
+    shape = lambda info: [d.size for d in info.tensor_shape.dim]  # noqa: E731
+    assert serving.method_name == denoise.method_name == "tensorflow/serving/predict"
+    assert (serving.inputs["image_bytes"].dtype, shape(serving.inputs["image_bytes"])) == (7, [-1])
+    assert serving.outputs["clean_png_bytes"].dtype == 7  # DT_STRING
+    assert (denoise.inputs["images"].dtype, shape(denoise.inputs["images"])) == \
+        (1, [-1, -1, -1, 1])  # DT_FLOAT
+    assert denoise.outputs["clean"].dtype == 1
+
+
 def _page(width: int, height: int) -> Image.Image:
     rng = np.random.default_rng(width)
     page = clean_page(height, width, 0).astype(np.float32) * rng.uniform(0.6, 1.0, (height, width))

@@ -57,6 +57,8 @@ def worker_exit(server, worker) -> None:
 
 def child_exit(server, worker) -> None:
     """Drops a dead worker's live gauges from /metrics (its counters stay counted)."""
+    # Not at the top: prometheus_client reads PROMETHEUS_MULTIPROC_DIR once, at import, and this
+    # file sets it first.
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)

@@ -36,6 +36,7 @@ from bench.pages import add_source_args, load_pages
 from bench.processes import running_api, running_model_server
 from bench.report import stamp, write_report
 from bench.rows import count_rows, create_database, drop_database
+from tfmodel.versions import latest_version
 
 TARGETS = ("forward", "model", "serving", "direct", "api", "api-serving", "api-grpc")
 LOCAL_APIS = {"api": {}, "api-bf16": {"MIXED_PRECISION": "bfloat16"}}
@@ -44,9 +45,7 @@ SERVING_FLAGS = ["--rest_api_timeout_in_ms=900000"]  # A4 float pages over JSON 
 
 def in_process_calls(model_base: Path) -> tuple[Callable[[bytes], None], Callable[[bytes], None]]:
     """(serving_default on bytes, denoise on pre-decoded floats) of the highest version."""
-    import tensorflow as tf
-
-    from api.backends.in_process import latest_version
+    import tensorflow as tf  # heavy and optional (the `tf` extra): only the runs that need it
 
     loaded = tf.saved_model.load(str(latest_version(model_base)))
     serve, denoise = loaded.signatures["serving_default"], loaded.signatures["denoise"]

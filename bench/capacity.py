@@ -33,6 +33,7 @@ from api.store import LogRecord, Store
 from bench.pages import add_source_args, load_pages
 from bench.processes import running_api, running_model_server
 from bench.rows import drop_database
+from tfmodel.versions import latest_version
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -174,9 +175,7 @@ def _connect(database: str | None = None):
 def real_rows(args: argparse.Namespace, size: str) -> tuple[str, str]:
     """A page of `size` as the API stores it: its base64 and its cleaned PNG's data URL (the
     in-process model, so the clean text has its real size)."""
-    import tensorflow as tf
-
-    from api.backends.in_process import latest_version
+    import tensorflow as tf  # heavy and optional (the `tf` extra): only the runs that need it
 
     page = load_pages(args.data, size, count=1)[0]
     serve = tf.saved_model.load(str(latest_version(args.model_dir))).signatures["serving_default"]

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import requests
+from PIL import Image
 
 from bench.measure import Result, header, measure, megapixels, row
 from bench.pages import add_source_args, load_pages
@@ -58,8 +59,6 @@ class Wire:
 
 def pixels(page: bytes) -> np.ndarray:
     """[1, H, W, 1] float32 in [0, 1]: what `denoise` takes."""
-    from PIL import Image
-
     gray = np.asarray(Image.open(io.BytesIO(page)).convert("L"), np.float32) / 255.0
     return gray[np.newaxis, :, :, np.newaxis]
 

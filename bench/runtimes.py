@@ -18,6 +18,7 @@ from collections.abc import Callable
 import numpy as np
 
 from bench.pages import add_source_args, load_pages
+from tfmodel.versions import latest_version
 
 
 def timed(call: Callable[[np.ndarray], np.ndarray], x: np.ndarray, repeats: int
@@ -84,9 +85,9 @@ def onnx_call(model, threads: int) -> Callable[[np.ndarray], np.ndarray]:
 
 
 def main(argv: list[str] | None = None) -> None:
+    # TensorFlow and the training modules (which import it): heavy, and only for this run.
     import tensorflow as tf
 
-    from api.backends.in_process import latest_version
     from training.export import keras_from_export
     from training.model import BUILDERS
 

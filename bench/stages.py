@@ -19,6 +19,11 @@ from datetime import UTC, datetime
 
 import numpy as np
 
+from api.backends.in_process import InProcessBackend
+from api.codec import decode_base64, read_page, to_data_url
+from api.config import from_env
+from api.pipeline import run_model
+from api.store import LogRecord, Store
 from bench.pages import add_source_args, load_pages
 from bench.rows import create_database, drop_database
 
@@ -36,11 +41,7 @@ def median_ms(call: Callable[[], object], repeats: int) -> float:
 def stages(page: bytes, backend, store, max_bytes: int, max_pixels: int, repeats: int,
            png_compression: int = -1) -> dict[str, float]:
     """Median milliseconds per stage for one page."""
-    import tensorflow as tf
-
-    from api.codec import decode_base64, read_page, to_data_url
-    from api.pipeline import run_model
-    from api.store import LogRecord
+    import tensorflow as tf  # heavy and optional (the `tf` extra): only the runs that need it
 
     body = json.dumps({"imgb64_dirty": base64.b64encode(page).decode()})
     text = json.loads(body)["imgb64_dirty"]
@@ -76,10 +77,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sizes", default="540x420,2480x3508")
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args(argv)
-
-    from api.backends.in_process import InProcessBackend
-    from api.config import from_env
-    from api.store import Store
 
     cfg = from_env()
     database = create_database(f"bench_stages_{uuid.uuid4().hex[:8]}")

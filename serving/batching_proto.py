@@ -10,6 +10,8 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+from google.protobuf import descriptor_pb2, descriptor_pool, message_factory, wrappers_pb2
+
 _WRAPPED = {"max_batch_size": (1, "Int64Value"), "batch_timeout_micros": (2, "Int64Value"),
             "max_enqueued_batches": (3, "Int64Value"), "num_batch_threads": (4, "Int64Value"),
             "thread_pool_name": (5, "StringValue"), "max_execution_batch_size": (9, "Int64Value"),
@@ -18,8 +20,6 @@ _WRAPPED = {"max_batch_size": (1, "Int64Value"), "batch_timeout_micros": (2, "In
 
 @functools.cache
 def batching_parameters_class() -> Any:
-    from google.protobuf import descriptor_pb2, descriptor_pool, message_factory, wrappers_pb2
-
     pool = descriptor_pool.DescriptorPool()
     pool.AddSerializedFile(wrappers_pb2.DESCRIPTOR.serialized_pb)
     proto = descriptor_pb2.FileDescriptorProto(

@@ -10,6 +10,11 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from google.protobuf import text_format
+from tensorflow_serving.config import model_server_config_pb2
+
+from serving.batching_proto import batching_parameters_class
+
 
 class ConfigError(ValueError):
     """A config file the server cannot run with."""
@@ -38,9 +43,6 @@ def single_model_config(name: str, base_path: str) -> list[ModelConfig]:
 
 def read_model_config(path: str | Path) -> list[ModelConfig]:
     """Reads an ascii ModelServerConfig; only `model_config_list` of TensorFlow models."""
-    from google.protobuf import text_format
-    from tensorflow_serving.config import model_server_config_pb2
-
     message = model_server_config_pb2.ModelServerConfig()
     try:
         text_format.Parse(Path(path).read_text(), message)
@@ -76,10 +78,6 @@ def read_batching_parameters(path: str | Path | None) -> BatchingOptions:
     """Reads an ascii BatchingParameters; unset fields keep the scheduler defaults."""
     if not path:
         return BatchingOptions()
-    from google.protobuf import text_format
-
-    from serving.batching_proto import batching_parameters_class
-
     message = batching_parameters_class()()
     try:
         text_format.Parse(Path(path).read_text(), message)

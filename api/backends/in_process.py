@@ -6,6 +6,8 @@ import io
 import logging
 from pathlib import Path
 
+from PIL import Image
+
 from api.backends import BackendUnavailable, InvalidImage
 from tfmodel import precision
 from tfmodel.runtime import import_tensorflow
@@ -59,8 +61,6 @@ class InProcessBackend:
 
 
 def _blank_png() -> bytes:
-    from PIL import Image
-
     buffer = io.BytesIO()
     Image.new("L", (32, 32), 255).save(buffer, "PNG")
     return buffer.getvalue()

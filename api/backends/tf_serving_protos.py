@@ -15,7 +15,10 @@ import functools
 import os
 import sys
 import tempfile
+from importlib.resources import files
 from pathlib import Path
+
+from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
 PROTOS = Path(__file__).resolve().parents[1] / "protos"
 DESCRIPTOR_SET = PROTOS / "tf_serving.binpb"  # generated: not in git
@@ -25,9 +28,7 @@ GET_MODEL_STATUS = "/tensorflow.serving.ModelService/GetModelStatus"
 
 def build_descriptor_set(out: Path = DESCRIPTOR_SET) -> Path:
     """protoc --include_imports over every .proto under api/protos; written atomically."""
-    from importlib.resources import files
-
-    from grpc_tools import protoc
+    from grpc_tools import protoc  # the `dev` extra; images build the set in their own stage
 
     sources = sorted(str(p.relative_to(PROTOS)) for p in PROTOS.rglob("*.proto"))
     handle, partial = tempfile.mkstemp(dir=out.parent, suffix=".partial")
@@ -45,8 +46,6 @@ def build_descriptor_set(out: Path = DESCRIPTOR_SET) -> Path:
 @functools.cache
 def messages() -> dict[str, type]:
     """Message classes by full name, e.g. messages()["tensorflow.serving.PredictRequest"]."""
-    from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
-
     if not DESCRIPTOR_SET.exists():
         build_descriptor_set()
     files = descriptor_pb2.FileDescriptorSet.FromString(DESCRIPTOR_SET.read_bytes()).file

@@ -201,7 +201,7 @@ def test_page_is_served_with_a_local_only_policy(live):
 
 
 def shoot(page, name: str) -> None:
-    """The README's pictures: written to docs/img only when UPDATE_SCREENSHOTS=1, so a plain
+    """The docs' pictures: written to docs/img only when UPDATE_SCREENSHOTS=1, so a plain
     test run leaves the work tree clean; palette PNGs to keep them small."""
     shot = page.screenshot(full_page=True)
     if os.environ.get("UPDATE_SCREENSHOTS") != "1":

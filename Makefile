@@ -40,6 +40,7 @@ test: setup
 	scripts/ensure_mariadb.sh
 	scripts/ensure_debian_packages.sh /usr/bin/chromium chromium chromium-driver libatomic1
 	scripts/ensure_debian_packages.sh /usr/sbin/nginx nginx-light
+	scripts/ensure_debian_packages.sh /usr/bin/jq jq curl  # the README's curl example (test_readme)
 	$(PY) -m pytest
 
 # The quick tier for the edit loop (about a minute): lint, then the tests marked quick.

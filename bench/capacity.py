@@ -32,6 +32,7 @@ from api.schema import apply_schema
 from api.store import LogRecord, Store
 from bench.pages import add_source_args, load_pages
 from bench.processes import running_api, running_model_server
+from bench.report import stamp, write_report
 from bench.rows import drop_database
 from tfmodel.versions import latest_version
 
@@ -252,17 +253,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rows", type=int, default=300, help="540x420 rows per level")
     parser.add_argument("--large-rows", type=int, default=30, help="A4 rows per level")
     parser.add_argument("--row-concurrency", default="1,4")
-    parser.add_argument("--out", type=Path, help="also write the results as JSON here")
+    parser.add_argument("--out", type=Path, help="also write the report as JSON here (for "
+                        "python -m bench.render)")
     args = parser.parse_args(argv)
-    print(json.dumps({"cpus": os.cpu_count(), "load_avg": os.getloadavg()}), flush=True)
-    results: dict[str, list[dict]] = {}
+    started = stamp(argv)
+    print(json.dumps(started), flush=True)
+    results: list[dict] = []
     if args.what in ("pages", "all"):
-        results["pages"] = measure_pages(args)
+        results += [{"measure": "pages", **row} for row in measure_pages(args)]
     if args.what in ("rows", "all"):
-        results["rows"] = measure_rows(args)
+        results += [{"measure": "rows", **row} for row in measure_rows(args)]
     print(json.dumps({"load_avg_after": os.getloadavg()}), flush=True)
     if args.out:
-        args.out.write_text(json.dumps(results, indent=2))
+        write_report(args.out, "Capacity: the cost of a page in each tier", results, started)
 
 
 if __name__ == "__main__":

@@ -11,16 +11,18 @@ import argparse
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 from bench.pages import add_source_args
 from bench.processes import ROOT
+from bench.report import stamp, write_report
 
 CHILD = r"""
 import json, sys, time
 from pathlib import Path
 import tensorflow as tf
-from api.backends.in_process import latest_version
 from bench.pages import load_pages
+from tfmodel.versions import latest_version
 
 def vm(field):
     for line in Path("/proc/self/status").read_text().splitlines():
@@ -49,7 +51,10 @@ def main(argv: list[str] | None = None) -> None:
     add_source_args(parser)
     parser.add_argument("--sizes", default="540x420,1240x1754,2480x3508")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--out", type=Path, help="also write the report as JSON here (for "
+                        "python -m bench.render)")
     args = parser.parse_args(argv)
+    started = stamp(argv)
     rows = []
     for size in args.sizes.split(","):
         out = subprocess.run([sys.executable, "-c", CHILD, str(args.model_dir), str(args.data),
@@ -66,6 +71,9 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{row['size']:>10s} {row['megapixels']:6.2f} {row['rss_loaded_mib']:10d}"
               f" {row['peak_mib']:9d} {row['s']:7.3f} {per_mp:6.3f}"
               f" {per_mp / (base['s'] / base['megapixels']):20.2f}x")
+    if args.out:
+        write_report(args.out, "Memory: one process, peak resident (MiB) and seconds a page",
+                     rows, started)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
 
@@ -25,6 +26,7 @@ from api.config import from_env
 from api.pipeline import run_model
 from api.store import LogRecord, Store
 from bench.pages import add_source_args, load_pages
+from bench.report import stamp, write_report
 from bench.rows import create_database, drop_database
 
 
@@ -76,7 +78,11 @@ def main(argv: list[str] | None = None) -> None:
     add_source_args(parser)
     parser.add_argument("--sizes", default="540x420,2480x3508")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--out", type=Path, help="also write the report as JSON here (for "
+                        "python -m bench.render)")
     args = parser.parse_args(argv)
+    started = stamp(argv)
+    rows: list[dict[str, object]] = []
 
     cfg = from_env()
     database = create_database(f"bench_stages_{uuid.uuid4().hex[:8]}")
@@ -98,9 +104,13 @@ def main(argv: list[str] | None = None) -> None:
             for name, ms in times.items():
                 print(f"| {name} | {ms:.1f} | {ms / total:.0%} |")
             print(f"| total | {total:.1f} | 100% |")
+            rows += [{"size": size, "stage": name, "ms": round(ms, 1),
+                      "share": f"{ms / total:.0%}"} for name, ms in times.items()]
     finally:
         backend.close()
         drop_database(database)
+    if args.out:
+        write_report(args.out, "Where the time of a request goes (medians)", rows, started)
 
 
 if __name__ == "__main__":

@@ -259,10 +259,10 @@ def decode_clean(response) -> Image.Image:
 # codec, contract, store, spool and config against the real MariaDB and a small real model);
 # `make test` runs everything. -------------------------------------------------------------------
 QUICK_MODULES = {
-    "test_bench_args", "test_codec", "test_codec_orientation", "test_codes", "test_config",
-    "test_factory", "test_hostile", "test_layers", "test_openapi", "test_retention", "test_routes",
-    "test_schema", "test_spool", "test_store", "test_synthetic_pages", "test_training_calibrate",
-    "test_training_metrics", "test_training_pages",
+    "test_bench_args", "test_bench_report", "test_codec", "test_codec_orientation", "test_codes",
+    "test_config", "test_factory", "test_hostile", "test_layers", "test_openapi", "test_retention",
+    "test_routes", "test_schema", "test_spool", "test_store", "test_synthetic_pages",
+    "test_training_calibrate", "test_training_metrics", "test_training_pages",
 }
 
 

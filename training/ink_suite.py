@@ -25,6 +25,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 from scipy import ndimage
 
+from tfmodel.runtime import import_tensorflow
 from training.backgrounds import blotch, synthetic_background
 from training.denoisers import Denoiser, denoise_pages, do_nothing, saved_model_denoiser
 from training.fonts import available_faces, font
@@ -32,7 +33,6 @@ from training.input_sets import document_pages
 from training.metrics import DARK, false_ink, worst_windows
 from training.page_engine import restore
 from training.pages import Page
-from training.runtime import set_threads
 
 SIZES = (16, 24, 36, 54, 80, 96)
 INKS = {"black": 1.0, "faint": 0.55}  # printed darkness; faint = 0.45 of the paper's white
@@ -296,7 +296,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--picture", help="write the README's before/after picture here")
     args = parser.parse_args(argv)
-    set_threads(args.threads)
+    import_tensorflow(args.threads, 2)
     pages = suite_pages()
     models = named_paths(args.model)
     denoisers = {"do_nothing": do_nothing, "otsu": binarizer(otsu),

@@ -85,7 +85,7 @@ def api_call(url: str, session: requests.Session) -> Callable[[bytes], None]:
     return call
 
 
-def main(argv: list[str] | None = None) -> None:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_source_args(parser)
     parser.add_argument("--sizes", default="540x420", help="page sizes, e.g. 540x420,2480x3508")
@@ -104,91 +104,104 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, help="also write the report as JSON here (for "
                         "python -m bench.render)")
     add_direct_args(parser)
-    args = parser.parse_args(argv)
-    started = stamp(argv)
+    return parser.parse_args(argv)
 
-    targets = args.targets.split(",")
-    model_apis = _model_apis(args.api_model)
-    local_apis = {**LOCAL_APIS, **model_apis}
-    targets += list(model_apis)
-    levels = [int(c) for c in args.concurrency.split(",")]
-    pages = {size: load_pages(args.data, size) for size in args.sizes.split(",")}
-    database = create_database(f"ddd_bench_{uuid.uuid4().hex[:8]}")
-    api_env = {"MODEL_DIR": str(args.model_dir), "MYSQL_DATABASE": database,
-               **dict(item.split("=", 1) for item in args.api_env)}
-    logs = Path(tempfile.mkdtemp(prefix="ddd-bench-"))
-    results: list[Result] = []
 
-    def run(target: str, call: Callable[[bytes], None]) -> None:
-        for size, sample in pages.items():
+class Run:
+    """One benchmark run: the pages, the levels, and every result measured so far."""
+
+    def __init__(self, args: argparse.Namespace, database: str) -> None:
+        self.args = args
+        self.levels = [int(c) for c in args.concurrency.split(",")]
+        self.pages = {size: load_pages(args.data, size) for size in args.sizes.split(",")}
+        self.api_env = {"MODEL_DIR": str(args.model_dir), "MYSQL_DATABASE": database,
+                        **dict(item.split("=", 1) for item in args.api_env)}
+        self.logs = Path(tempfile.mkdtemp(prefix="ddd-bench-"))
+        self.session = requests.Session()
+        self.results: list[Result] = []
+        self.sent_to_api = 0
+
+    def count(self, size: str) -> int:
+        return self.args.requests if megapixels(size) <= 1 else self.args.large_requests
+
+    def add(self, result: Result) -> None:
+        self.results.append(result)
+        print(row(result), flush=True)
+
+    def target(self, name: str, call: Callable[[bytes], None]) -> None:
+        """One target alone, each size at each level after two warm-up calls."""
+        for size, sample in self.pages.items():
             for _ in range(2):
                 call(sample[0])  # warm-up: first calls trace graphs and fill pools
-            count = args.requests if megapixels(size) <= 1 else args.large_requests
-            for level in levels:
-                result = measure(call, sample, target=target, size=size, count=count,
-                                 concurrency=level, time_limit=args.time_limit)
-                results.append(result)
-                print(row(result), flush=True)
+            for level in self.levels:
+                self.add(measure(call, sample, target=name, size=size, count=self.count(size),
+                                 concurrency=level, time_limit=self.args.time_limit))
 
-    session = requests.Session()
-    sent_to_api = 0
-
-    def run_apis(apis: dict[str, dict[str, str]]) -> None:
+    def apis(self, apis: dict[str, dict[str, str]]) -> None:
         """The API targets side by side, measured in turns (see measure_interleaved)."""
-        nonlocal sent_to_api
         with contextlib.ExitStack() as stack:
             calls = {}
-            for target, setting in apis.items():
-                env = {**api_env, **setting, "SPOOL_DIR": str(logs / target)}
-                api = stack.enter_context(running_api(env, logs / f"{target}.log"))
-                calls[target] = api_call(api.url, session)
-            for size, sample in pages.items():
+            for name, setting in apis.items():
+                env = {**self.api_env, **setting, "SPOOL_DIR": str(self.logs / name)}
+                api = stack.enter_context(running_api(env, self.logs / f"{name}.log"))
+                calls[name] = api_call(api.url, self.session)
+            for size, sample in self.pages.items():
                 for call in calls.values():
                     for _ in range(2):
                         call(sample[0])  # warm-up: first calls trace graphs and fill pools
-                count = args.requests if megapixels(size) <= 1 else args.large_requests
-                for level in levels:
-                    for result in measure_interleaved(calls, sample, size=size, count=count,
-                                                      concurrency=level, rounds=args.rounds,
-                                                      time_limit=args.time_limit):
-                        results.append(result)
-                        print(row(result), flush=True)
-        sent_to_api += sum(_sent(results, target) for target in apis)
+                for level in self.levels:
+                    for result in measure_interleaved(
+                            calls, sample, size=size, count=self.count(size), concurrency=level,
+                            rounds=self.args.rounds, time_limit=self.args.time_limit):
+                        self.add(result)
+        self.sent_to_api += sum(_sent(self.results, name) for name in apis)
 
+    def direct(self, serving) -> None:
+        for result in run_direct(
+                self.pages, rest=serving.url, grpc=serving.grpc, model="autoencoder",
+                signatures=self.args.signatures.split(","), levels=self.levels,
+                requests_small=self.args.direct_requests,
+                requests_large=self.args.direct_large_requests, time_limit=self.args.time_limit):
+            self.add(result)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    started = stamp(argv)
+    model_apis = _model_apis(args.api_model)
+    local_apis = {**LOCAL_APIS, **model_apis}
+    targets = args.targets.split(",") + list(model_apis)
+    database = create_database(f"ddd_bench_{uuid.uuid4().hex[:8]}")
+    run = Run(args, database)
     print(json.dumps(started))
     print(header())
     if {"model", "forward"} & set(targets):
         model, forward = in_process_calls(args.model_dir)
         for name, call in (("forward", forward), ("model", model)):
             if name in targets:
-                run(name, call)
+                run.target(name, call)
     if {"serving", "direct", "api-serving", "api-grpc"} & set(targets):
-        with running_model_server(args.model_dir, logs / "serving.log",
+        with running_model_server(args.model_dir, run.logs / "serving.log",
                                   extra=SERVING_FLAGS) as serving:
             if "serving" in targets:
-                run("serving", predict_call(serving.url, session))
+                run.target("serving", predict_call(serving.url, run.session))
             if "direct" in targets:
-                for result in run_direct(
-                        pages, rest=serving.url, grpc=serving.grpc, model="autoencoder",
-                        signatures=args.signatures.split(","), levels=levels,
-                        requests_small=args.direct_requests,
-                        requests_large=args.direct_large_requests, time_limit=args.time_limit):
-                    results.append(result)
-                    print(row(result), flush=True)
+                run.direct(serving)
             settings = {**local_apis, "api-serving": {"TF_SERVING_URL": serving.url},
                         "api-grpc": {"TF_SERVING_GRPC": serving.grpc}}
-            run_apis({t: settings[t] for t in settings if t in targets})
+            run.apis({t: settings[t] for t in settings if t in targets})
     elif set(local_apis) & set(targets):
-        run_apis({t: setting for t, setting in local_apis.items() if t in targets})
-    print(_ratios(results))
-    print(ratios(results))
-    print(_per_megapixel(results))
-    notes = [_rows_check(database, sent_to_api, len(pages) * 2)] if sent_to_api else []
-    print("\n".join(notes))
+        run.apis({t: setting for t, setting in local_apis.items() if t in targets})
+    print("\n".join([_ratios(run.results), ratios(run.results), _per_megapixel(run.results)]))
+    if run.sent_to_api:
+        notes = [_rows_check(database, run.sent_to_api, len(run.pages) * 2)]
+        print(notes[0])
+    else:
+        notes = []
+        drop_database(database)
     if args.out:
-        reference = "model" if "model" in targets else ""
-        write_report(args.out, "Latency and throughput: model, TF Serving, API", results,
-                     started, notes, reference)
+        write_report(args.out, "Latency and throughput: model, TF Serving, API", run.results,
+                     started, notes, reference="model" if "model" in targets else "")
 
 
 def _model_apis(items: list[str]) -> dict[str, dict[str, str]]:

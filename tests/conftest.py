@@ -266,6 +266,16 @@ QUICK_MODULES = {
 }
 
 
+def pytest_ignore_collect(collection_path: Path, config) -> bool | None:
+    """With `-m quick`, the other modules are not even imported (several import TensorFlow,
+    which alone takes longer than the quick tier)."""
+    if (config.getoption("markexpr") == "quick" and collection_path.suffix == ".py"
+            and collection_path.stem.startswith("test_")
+            and collection_path.stem not in QUICK_MODULES):
+        return True
+    return None
+
+
 def pytest_collection_modifyitems(items) -> None:
     for item in items:
         if item.path.stem in QUICK_MODULES:

@@ -1,9 +1,10 @@
 """JSON <-> tensors for `:predict`, with TF Serving's rules and error messages.
 
-Behaviour follows tensorflow_serving/util/json_tensor.cc: row (`instances`) and columnar
-(`inputs`) requests, `{"b64": ...}` for string values, dense shapes checked element by element,
-`_bytes` outputs written as `{"b64": ...}`, floats written in the shortest form that round-trips
-(with a trailing `.0` on whole numbers) and NaN/Infinity as bare tokens.
+Behaviour follows tensorflow_serving/util/json_tensor.cc for the row format (`instances`), the one
+its callers send (the columnar `inputs` format is refused): `{"b64": ...}` for string values, dense
+shapes checked element by element, `_bytes` outputs written as `{"b64": ...}`, floats written in
+the shortest form that round-trips (with a trailing `.0` on whole numbers) and NaN/Infinity as
+bare tokens.
 """
 
 from __future__ import annotations
@@ -18,9 +19,6 @@ from typing import Any
 import numpy as np
 
 from serving.errors import Code, ServingError, invalid_argument
-
-ROW = "row"
-COLUMNAR = "columnar"
 
 # tensorflow/core/framework/types.proto enum values -> (numpy dtype, DataTypeString name): the
 # types this model's signatures take (strings for encoded pages, floats for pixels).
@@ -68,17 +66,15 @@ def signature_name_of(doc: Mapping[str, Any]) -> str:
 
 def decode_predict_inputs(
     doc: Mapping[str, Any], input_dtypes: Mapping[str, int], signature_name: str
-) -> tuple[dict[str, np.ndarray], str]:
-    """FillPredictRequestFromJson: tensors keyed by input name, and the request format."""
+) -> dict[str, np.ndarray]:
+    """FillPredictRequestFromJson for row requests: tensors keyed by input name."""
     if not input_dtypes:
         raise invalid_argument("Failed to get input map for signature: ",
                                signature_name or "DEFAULT")
+    if "inputs" in doc:
+        raise invalid_argument("The columnar format ('inputs') is not served by the stand-in: "
+                               "send 'instances'")
     if "instances" in doc:
-        if "inputs" in doc:
-            raise invalid_argument(
-                "JSON Value: ", debug_string(doc), " Not formatted correctly expecting only one "
-                "of 'inputs' or 'instances' keys to exist "
-            )
         instances = doc["instances"]
         if not isinstance(instances, list):
             raise invalid_argument("JSON Value: ", debug_string(doc),
@@ -86,9 +82,7 @@ def decode_predict_inputs(
         if not instances:
             raise invalid_argument("JSON Value: ", debug_string(doc),
                                    " No values in 'instances' array")
-        return _tensors_from_instances(instances, input_dtypes), ROW
-    if "inputs" in doc:
-        return _tensors_from_inputs(doc["inputs"], input_dtypes), COLUMNAR
+        return _tensors_from_instances(instances, input_dtypes)
     raise invalid_argument("Missing 'inputs' or 'instances' key")
 
 
@@ -159,24 +153,6 @@ def _add_row(rows: dict[str, list[np.ndarray]], name: str, value: Any,
             raise invalid_argument("Expecting shape ", _shape_text(first.shape), " but got: ",
                                    _shape_text(tensor.shape))
     rows[name].append(tensor)
-
-
-def _tensors_from_inputs(value: Any, input_dtypes: Mapping[str, int]) -> dict[str, np.ndarray]:
-    """FillTensorMapFromInputsMap: one value for a single input, else an object of inputs."""
-    if not isinstance(value, dict) or is_base64_object(value):
-        if len(input_dtypes) > 1:
-            raise invalid_argument(
-                "inputs is a plain value/list, but expecting an object as multiple input "
-                "tensors required as per tensorinfo_map"
-            )
-        name = next(iter(input_dtypes))
-        return {name: dense_tensor(value, input_dtypes[name])}
-    tensors = {}
-    for name in sorted(input_dtypes):
-        if name not in value:
-            raise invalid_argument("Missing named input: ", name, " in 'inputs' object.")
-        tensors[name] = dense_tensor(value[name], input_dtypes[name])
-    return tensors
 
 
 def dense_tensor(value: Any, dtype: int) -> np.ndarray:
@@ -278,18 +254,13 @@ def _shape_text(shape: tuple[int, ...]) -> str:
 # --- writing --------------------------------------------------------------------------------
 
 
-def encode_predict_outputs(outputs: Mapping[str, np.ndarray], request_format: str) -> str:
-    """MakeJsonFromTensors: `{"predictions": ...}` for row requests, `{"outputs": ...}` for
-    columnar ones; one output is written bare, several as objects keyed by name."""
+def encode_predict_outputs(outputs: Mapping[str, np.ndarray]) -> str:
+    """MakeJsonFromTensors for row requests: `{"predictions": ...}`, one output written bare,
+    several as objects keyed by name."""
     if not outputs:
         raise invalid_argument("Cannot convert empty tensor map to JSON")
     names = sorted(outputs)
     writers = {name: _writer(outputs[name].dtype, name) for name in names}
-    if request_format == COLUMNAR:
-        if len(names) == 1:
-            return '{"outputs": ' + _value_json(outputs[names[0]], writers[names[0]]) + "}"
-        items = [json.dumps(n) + ": " + _value_json(outputs[n], writers[n]) for n in names]
-        return '{"outputs": {' + ", ".join(items) + "}}"
     batch = _batch_size(outputs, names)
     rows = []
     for index in range(batch):

@@ -98,11 +98,10 @@ class RestApi:
         key = signature_name or DEFAULT_SIGNATURE
         if key not in runner.servable.signature_defs:
             raise invalid_argument(f'Serving signature name: "{key}" not found in signature def')
-        inputs, request_format = json_codec.decode_predict_inputs(
-            doc, runner.servable.input_dtypes(key), signature_name
-        )
+        inputs = json_codec.decode_predict_inputs(doc, runner.servable.input_dtypes(key),
+                                                  signature_name)
         outputs = runner.predict(key, inputs, self.timeout_seconds)
-        return json_codec.encode_predict_outputs(outputs, request_format)
+        return json_codec.encode_predict_outputs(outputs)
 
 
 def error_json(message: str) -> str:

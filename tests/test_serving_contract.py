@@ -2,7 +2,7 @@
 TF_SERVING_TEST_URL is set, against a real TF Serving serving `autoencoder` with our signatures.
 
 Expected behaviour comes from TF Serving's documentation and source (tensorflow/serving):
-g3doc/api_rest.md (URLs, row/columnar formats, b64, error bodies), model_servers/
+g3doc/api_rest.md (URLs, the row format, b64, error bodies), model_servers/
 http_rest_api_handler.cc + http_rest_api_util.cc (routing, status JSON),
 http_server.cc (status code -> HTTP code), util/json_tensor.cc (request/response JSON and its
 error messages), model_servers/get_model_status_impl.cc and core/basic_manager.cc (not-found
@@ -123,18 +123,6 @@ def test_predict_row_format_with_named_input_and_signature(target):
     assert png_size(plain["predictions"][0]) == (45, 33)
 
 
-@pytest.mark.parametrize("inputs", [
-    pytest.param([b64(PAGES[2])], id="bare-list"),
-    pytest.param({"image_bytes": [b64(PAGES[2])]}, id="named"),
-])
-def test_predict_columnar_format(target, inputs):
-    answer = target.post(":predict", {"inputs": inputs})
-    assert answer.status_code == 200
-    outputs = answer.json()["outputs"]
-    assert len(outputs) == 1
-    assert png_size(outputs[0]) == (30, 70)
-
-
 def test_predict_batch_of_several_instances_keeps_order(target):
     answer = target.post(":predict", {"instances": [b64(p) for p in PAGES]})
     assert answer.status_code == 200
@@ -174,8 +162,6 @@ BAD_REQUESTS = [
     ("not-an-object", ":predict", [1, 2], 400, "Is not object"),
     ("missing-instances-and-inputs", ":predict", {"signature_name": "serving_default"}, 400,
      "Missing 'inputs' or 'instances' key"),
-    ("both-instances-and-inputs", ":predict",
-     {"instances": [NOT_AN_IMAGE], "inputs": [NOT_AN_IMAGE]}, 400, "Not formatted correctly"),
     ("empty-instances", ":predict", {"instances": []}, 400, "No values in 'instances' array"),
     ("instances-not-a-list", ":predict", {"instances": NOT_AN_IMAGE}, 400,
      "Expecting 'instances' to be an list/array"),
@@ -185,8 +171,6 @@ BAD_REQUESTS = [
      "Unknown image file format"),
     ("wrong-input-name-row", ":predict", {"instances": [{"pixels": NOT_AN_IMAGE}]}, 400,
      "does not have named input: pixels"),
-    ("wrong-input-name-columnar", ":predict", {"inputs": {"pixels": [NOT_AN_IMAGE]}}, 400,
-     "Missing named input: image_bytes in 'inputs' object."),
     ("bad-base64", ":predict", {"instances": [{"b64": "@@@not base64@@@"}]}, 400,
      "Unable to base64 decode"),
     ("number-for-string-input", ":predict", {"instances": [3.5]}, 400,

@@ -8,8 +8,6 @@ import pytest
 
 from serving.errors import Code, ServingError
 from serving.json_codec import (
-    COLUMNAR,
-    ROW,
     decode_predict_inputs,
     encode_predict_outputs,
     format_decimal,
@@ -20,54 +18,42 @@ from serving.json_codec import (
 DT_FLOAT, DT_DOUBLE, DT_STRING = 1, 2, 7
 
 
-def decode(doc: dict, dtypes: dict[str, int]) -> tuple[dict[str, np.ndarray], str]:
+def decode(doc: dict, dtypes: dict[str, int]) -> dict[str, np.ndarray]:
     return decode_predict_inputs(doc, dtypes, "")
 
 
 def test_single_unnamed_tensor_rows_are_batched():
-    tensors, request_format = decode({"instances": [[1, 2], [3, 4.5], [5, 6]]},
-                                     {"default": DT_FLOAT})
-    assert request_format == ROW
+    tensors = decode({"instances": [[1, 2], [3, 4.5], [5, 6]]}, {"default": DT_FLOAT})
     np.testing.assert_array_equal(tensors["default"], [[1, 2], [3, 4.5], [5, 6]])
     assert tensors["default"].dtype == np.float32
 
 
 def test_base64_scalars_and_lists_decode_to_bytes():
-    tensors, _ = decode({"instances": [{"b64": "aGVsbG8="}, {"b64": "d29ybGQ="}]},
+    tensors = decode({"instances": [{"b64": "aGVsbG8="}, {"b64": "d29ybGQ="}]},
                         {"default": DT_STRING})
     assert tensors["default"].tolist() == [b"hello", b"world"]
-    tensors, _ = decode({"instances": [[{"b64": "aGVsbG8="}], [{"b64": "d29ybGQ="}]]},
+    tensors = decode({"instances": [[{"b64": "aGVsbG8="}], [{"b64": "d29ybGQ="}]]},
                         {"default": DT_STRING})
     assert tensors["default"].shape == (2, 1)
 
 
 def test_multiple_named_tensors_in_rows():
-    tensors, _ = decode({"instances": [{"x": [1.5, 2], "tag": "a"}, {"x": [3, 4], "tag": "b"}]},
+    tensors = decode({"instances": [{"x": [1.5, 2], "tag": "a"}, {"x": [3, 4], "tag": "b"}]},
                         {"x": DT_FLOAT, "tag": DT_STRING})
     np.testing.assert_array_equal(tensors["x"], np.array([[1.5, 2], [3, 4]], np.float32))
     assert tensors["tag"].tolist() == [b"a", b"b"]
 
 
-def test_columnar_inputs_keep_their_own_shapes():
-    tensors, request_format = decode(
-        {"inputs": {"x": [[1, 2, 3]], "bin": {"b64": "aGVsbG8="}, "n": 7}},
-        {"x": DT_FLOAT, "bin": DT_STRING, "n": DT_DOUBLE},
-    )
-    assert request_format == COLUMNAR
-    assert tensors["x"].shape == (1, 3)
-    assert tensors["bin"].shape == () and tensors["bin"][()] == b"hello"
-    assert tensors["n"][()] == 7.0 and tensors["n"].dtype == np.float64
-
-
 def test_json_parse_accepts_nan_and_stops_after_the_object():
     doc = parse_json_object(b'{"instances": [NaN, Infinity, -Infinity]} trailing')
-    values = decode(doc, {"x": DT_FLOAT})[0]["x"]
+    values = decode(doc, {"x": DT_FLOAT})["x"]
     assert np.isnan(values[0]) and values[1] == np.inf and values[2] == -np.inf
 
 
 @pytest.mark.parametrize(("doc", "dtypes", "message"), [
     ({"signature_name": 5, "instances": [[1, 2]]}, {"d": DT_FLOAT}, "must be a string value"),
-    ({"instances": [[1, 2]], "inputs": [[1, 2]]}, {"d": DT_FLOAT}, "Not formatted correctly"),
+    ({"instances": [[1, 2]], "inputs": [[1, 2]]}, {"d": DT_FLOAT}, "columnar format"),
+    ({"inputs": [1]}, {"d": DT_FLOAT}, "columnar format ('inputs') is not served"),
     ({"instances": [[1, 2], [3, 4], [5, 6, 7]]}, {"d": DT_FLOAT}, "Expecting tensor size"),
     ({"instances": [[1, 2], [3, 4], [[5, 6]]]}, {"d": DT_FLOAT}, "Expecting shape"),
     ({"instances": [1, [1]]}, {"d": DT_FLOAT}, "Expecting shape"),
@@ -80,12 +66,11 @@ def test_json_parse_accepts_nan_and_stops_after_the_object():
     ({"instances": [1, {"x": 1}]}, {"x": DT_FLOAT}, "Expecting value/list but got object"),
     ({"instances": [1, 2]}, {"x": DT_FLOAT, "y": DT_FLOAT}, "instances is a plain list"),
     ({"instances": [{"x": 1}]}, {"x": DT_FLOAT, "y": DT_FLOAT}, "keys must be equal to: x,y"),
-    ({"inputs": [1]}, {"x": DT_FLOAT, "y": DT_FLOAT}, "inputs is a plain value/list"),
     ({"instances": [{"b64": "aGVsbG8=", "x": 1}]}, {"x": DT_STRING},
      "does not have named input: b64"),
     ({"instances": [{"b64": 5}]}, {"x": DT_STRING}, "does not have named input: b64"),
-    ({"inputs": [{"b64": "aGVsbG8="}]}, {"x": DT_FLOAT}, "not of expected type: float"),
-    ({"inputs": {"b64": "%%%"}}, {"x": DT_STRING}, "Unable to base64 decode"),
+    ({"instances": [{"b64": "aGVsbG8="}]}, {"x": DT_FLOAT}, "not of expected type: float"),
+    ({"instances": [{"b64": "%%%"}]}, {"x": DT_STRING}, "Unable to base64 decode"),
 ])
 def test_malformed_requests_are_invalid_argument(doc, dtypes, message):
     with pytest.raises(ServingError) as error:
@@ -110,13 +95,13 @@ def test_unparsable_bodies(body, message):
 
 def test_row_response_single_float_tensor_six_digit_precision():
     tensor = np.array([[9000000, 999999, 0.5], [0.0003, 0.00003, 555557.5]], np.float32)
-    assert encode_predict_outputs({"float_tensor": tensor}, ROW) == \
+    assert encode_predict_outputs({"float_tensor": tensor}) == \
         '{"predictions": [[9e+06, 999999.0, 0.5], [0.0003, 3e-05, 555557.5]]}'
 
 
 def test_row_response_non_finite_floats_are_tokens():
     tensor = np.array([[np.nan, np.inf], [3, -np.inf]], np.float32)
-    assert encode_predict_outputs({"float_tensor": tensor}, ROW) == \
+    assert encode_predict_outputs({"float_tensor": tensor}) == \
         '{"predictions": [[NaN, Infinity], [3.0, -Infinity]]}'
 
 
@@ -124,27 +109,22 @@ def test_bytes_suffix_outputs_are_base64_objects_and_others_plain_strings():
     outputs = {"str_tensor_bytes": np.array([[b"hello", b"world"], [b"tf", b"serving"]],
                                             dtype=object),
                "label": np.array([b"a", b"b"], dtype=object)}
-    assert encode_predict_outputs(outputs, ROW) == (
+    assert encode_predict_outputs(outputs) == (
         '{"predictions": [{"label": "a", "str_tensor_bytes": [{"b64": "aGVsbG8="}, '
         '{"b64": "d29ybGQ="}]}, {"label": "b", "str_tensor_bytes": [{"b64": "dGY="}, '
         '{"b64": "c2VydmluZw=="}]}]}'
     )
-    assert encode_predict_outputs({"clean_png_bytes": np.array([b"hi"], dtype=object)},
-                                  COLUMNAR) == '{"outputs": [{"b64": "aGk="}]}'
-
-
-def test_columnar_response_with_several_outputs_is_an_object():
-    outputs = {"a": np.array([1, 2], np.int64), "b": np.array(0.5, np.float32)}
-    assert encode_predict_outputs(outputs, COLUMNAR) == '{"outputs": {"a": [1, 2], "b": 0.5}}'
+    assert encode_predict_outputs({"clean_png_bytes": np.array([b"hi"], dtype=object)}) == \
+        '{"predictions": [{"b64": "aGk="}]}'
 
 
 def test_row_response_errors():
     with pytest.raises(ServingError, match="inconsistent batch size"):
-        encode_predict_outputs({"a": np.zeros(2), "b": np.zeros(3)}, ROW)
+        encode_predict_outputs({"a": np.zeros(2), "b": np.zeros(3)})
     with pytest.raises(ServingError, match="no shape information"):
-        encode_predict_outputs({"a": np.array(1.0)}, ROW)
+        encode_predict_outputs({"a": np.array(1.0)})
     with pytest.raises(ServingError, match="empty tensor map"):
-        encode_predict_outputs({}, ROW)
+        encode_predict_outputs({})
 
 
 @pytest.mark.parametrize(("value", "bits", "text"), [

@@ -9,7 +9,7 @@ import pytest
 
 from tests.training_fixtures import validated_run, write_dataset
 from training import export
-from training.card import validation_section
+from training.card import validation_section, warm_starts
 
 
 @pytest.fixture(scope="module")
@@ -53,8 +53,15 @@ def test_a_warm_start_is_disclosed(validated, tmp_path):
     _, _, run = validated
     config = json.loads((run / "config.json").read_text())
     assert "warm-started" not in validation_section(run)["note"]
-    (run / "config.json").write_text(json.dumps({**config, "init": "serving/models/x/3"}))
+    first = tmp_path / "first"
+    first.mkdir()
+    (first / "config.json").write_text(json.dumps({"init": "serving/models/x/3"}))
+    (first / "metrics.json").write_text(json.dumps({"command": "python -m training.train A"}))
+    (run / "config.json").write_text(json.dumps({**config, "init": str(first / "model.keras")}))
     try:
+        assert warm_starts(run) == [
+            {"network": str(first / "model.keras"), "command": "python -m training.train A"},
+            {"network": "serving/models/x/3"}]
         assert "warm-started from serving/models/x/3" in validation_section(run)["note"]
     finally:
         (run / "config.json").write_text(json.dumps(config))

@@ -32,9 +32,10 @@ def validation_section(run: Path, evaluation: str = "eval", shipped: Path | None
                 f"{report['val_blocks']}, its output table fitted on its own training pages, "
                 "exported and scored on the unseen pages (native resolution, 8-bit output, "
                 "training.evaluate); the shipped weights then saw every pair")
-    if config.get("init"):
-        note += (f"; warm-started from {config['init']}, whose training saw every pair, so the "
-                 "real-scan figures are not fully held out (the synthetic sets are)")
+    chain = warm_starts(run)
+    if chain:
+        note += (f"; warm-started from {chain[-1]['network']}, whose training saw every pair, "
+                 "so the real-scan figures are not fully held out (the synthetic sets are)")
     section = {
         "note": note,
         "blocks": report["val_blocks"],
@@ -64,6 +65,25 @@ def validation_section(run: Path, evaluation: str = "eval", shipped: Path | None
         if key in report:
             section[key] = report[key]
     return section
+
+
+def warm_starts(run: Path) -> list[dict]:
+    """The networks `run` was warm-started from, nearest first, following each run's
+    config.json `init` back to a network that is not a run (an exported version)."""
+    chain, seen = [], set()
+    config_path = run / "config.json"
+    while config_path.exists() and config_path not in seen:
+        seen.add(config_path)
+        init = json.loads(config_path.read_text()).get("init")
+        if not init:
+            break
+        source = Path(init)
+        folder = source.parent if source.suffix == ".keras" else source
+        metrics = folder / "metrics.json"
+        chain.append({"network": init, **({"command": json.loads(metrics.read_text())["command"]}
+                                          if metrics.exists() else {})})
+        config_path = folder / "config.json"
+    return chain
 
 
 def _model_of_run(report: dict, run: Path, evaluation: str) -> str:

@@ -17,7 +17,7 @@ from typing import Any
 import tensorflow as tf
 
 from tfmodel.versions import version_folders
-from training.card import ink_suite_section, validation_section
+from training.card import ink_suite_section, validation_section, warm_starts
 
 DEFAULT_BASE = Path(__file__).resolve().parents[1] / "serving" / "models" / "autoencoder"
 
@@ -276,6 +276,9 @@ def main(argv: list[str] | None = None) -> None:
         card["calibration"] = {k: calibration[k] for k in calibration if k != "levels"}
     if args.validation:
         card["validation"] = validation_section(Path(args.validation), shipped=Path(args.model))
+    chain = warm_starts(Path(args.model).parent)
+    if chain:  # the recipe is every command of the chain, oldest first
+        card.setdefault("training", {})["warm_starts"] = chain
     if args.ink_suite:
         card["ink_suite"] = ink_suite_section(Path(args.ink_suite[0]), args.ink_suite[1])
     path = export_model(

@@ -84,18 +84,18 @@ class Sheet:
             draw.line(points, fill=fill, width=max(1, int(width)))
 
     def rectangle(self, box, ink: Ink, outline: int = 0) -> None:
-        for draw, fill in self._draws(ink):
-            if outline:
-                draw.rectangle(box, outline=fill, width=outline)
-            else:
-                draw.rectangle(box, fill=fill)
+        self._shape("rectangle", box, ink, outline)
 
     def ellipse(self, box, ink: Ink, outline: int = 0) -> None:
+        self._shape("ellipse", box, ink, outline)
+
+    def _shape(self, kind: str, box, ink: Ink, outline: int) -> None:
+        """A filled shape, or its outline `outline` px wide."""
         for draw, fill in self._draws(ink):
             if outline:
-                draw.ellipse(box, outline=fill, width=outline)
+                getattr(draw, kind)(box, outline=fill, width=outline)
             else:
-                draw.ellipse(box, fill=fill)
+                getattr(draw, kind)(box, fill=fill)
 
     def polygon(self, points, ink: Ink) -> None:
         for draw, fill in self._draws(ink):

@@ -38,6 +38,7 @@ def test_cli_reports_every_method_on_every_set(setup):
         f"model={root / 'unet' / '1'}", "--val-blocks", "1", "--out", str(out), "--windows", "3",
         "--grid-rows", "2", "--keras", f"model={root / 'unet.keras'}",
         f"baseline_arch={root / 'base.keras'}", "--margins", "0", "12", "13", "--tile", "32",
+        "--ink-suite",
     ])
     saved = json.loads((out / "report.json").read_text())
     assert saved["pages"] == [14, 15, 17, 18, 20, 21, 23, 24]
@@ -60,6 +61,10 @@ def test_cli_reports_every_method_on_every_set(setup):
     assert "13" not in gaps  # not a multiple of the U-Net's 2: skipped, the scores kept
     assert report["sets"]["real"]["model"]["rmse"] == saved["sets"]["real"]["model"]["rmse"]
     assert "| real | model |" in (out / "table.md").read_text()
+    ink = saved["ink_suite"]["model"]
+    assert len(ink["pages"]) == ink["pages_below_98"] + sum(
+        p["inner_kept"] >= 0.98 for p in ink["pages"].values())
+    assert "**model**: share of the strokes' inner pixels" in (out / "ink_suite.md").read_text()
     with Image.open(out / "samples.png") as grid:
         assert grid.width > grid.height > 100
     assert saved["command"].startswith("python -m training.evaluate --data")

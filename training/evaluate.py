@@ -33,6 +33,7 @@ from training.denoisers import (
     median_threshold,
     saved_model_denoiser,
 )
+from training.ink_suite import grid_table, run_suite, suite_pages
 from training.input_sets import input_sets
 from training.metrics import Window, false_ink_mask, score_pages, worst_windows
 from training.pages import (
@@ -259,6 +260,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--margins", type=int, nargs="*", default=[16, 32, 48, 64, 96],
                         help="margins for the tiling check")
     parser.add_argument("--tile", type=int, default=512, help="tile side for the tiling check")
+    parser.add_argument("--ink-suite", action="store_true",
+                        help="also score the models on training.ink_suite's pages (bold and "
+                             "large type, faint ink, solid marks): OUT/ink_suite.md")
     parser.add_argument("--threads", type=int, default=2, help="TensorFlow intra-op threads")
     parser.add_argument("--mixed-precision", choices=MODES, default="",
                         help="run the exported models as TF Serving's --mixed_precision does "
@@ -301,6 +305,10 @@ def main(argv: list[str] | None = None) -> dict:
     if args.windows:
         report["worst_windows"] = write_worst_windows(
             {k: denoisers[k] for k in models}, pages, out, args.windows, args.window_size)
+    if args.ink_suite:
+        ink_pages = suite_pages()
+        report["ink_suite"] = run_suite({k: denoisers[k] for k in models}, ink_pages)
+        (out / "ink_suite.md").write_text(grid_table(report["ink_suite"], ink_pages) + "\n")
     (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     (out / "table.md").write_text(summary_table(report["sets"]) + "\n")
     grid_pages = pages[:: max(1, len(pages) // args.grid_rows)][: args.grid_rows]

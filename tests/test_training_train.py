@@ -100,3 +100,21 @@ def test_builder_arguments_go_to_the_card(data, tmp_path):
     assert card["builder_args"] == {"widths": [4, 8], "io_kernel": 4}
     assert card["architecture"] == metrics["architecture"] == "s2d_unet[4, 8], io_kernel 4"
     assert card["multiple"] == 4 and len(card["training"]["epoch_seconds"]) == 2
+
+
+def test_engine_run_warm_starts_and_keeps_the_epoch_with_the_best_score(data, tmp_path):
+    """--engine mixes page-engine documents in, validates on held-out synthetic documents too,
+    and --select val_score keeps the epoch best on real pages plus documents; --init starts
+    from another run's weights (the version-5 recipe)."""
+    _run(data, tmp_path, "first", "--val-blocks", "1")
+    metrics = _run(data, tmp_path, "second", "--val-blocks", "1", "--engine", "0.5",
+                   "--select", "val_score", "--init", str(tmp_path / "first" / "model.keras"))
+    history = json.loads((tmp_path / "second" / "history.json").read_text())
+    for real, docs, score in zip(history["val_rmse"], history["val_docs_rmse"],
+                                 history["val_score"], strict=True):
+        assert score == pytest.approx(real + docs)
+    assert metrics["best_epoch"] == 1 + history["val_score"].index(min(history["val_score"]))
+    config = json.loads((tmp_path / "second" / "config.json").read_text())
+    assert config["init"].endswith("first/model.keras") and config["engine"] == 0.5
+    card = json.loads((tmp_path / "second" / "card.json").read_text())
+    assert "page engine" in card["training_data"]["augmentation"]

@@ -11,22 +11,22 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from flask import Blueprint, Request, Response, current_app, jsonify, request
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
+from api.body import BodyMalformed, BodyTooLarge, read_body
 from api.codec import to_data_url
 from api.codes import HTTP_STATUS, ApiError, Code, body
 from api.config import EXTENSION
 from api.pipeline import clean_text
+from api.request_json import body_text, field_text, parse_json
 from api.request_log import LogUnavailable
 from api.services import Services
-from api.store import LogRecord, storable_json, storable_text
+from api.store import LogRecord, storable_text
 
 KEY = "imgb64_dirty"
 KEY_DETAIL = "envie a chave no cabeçalho X-API-Key"
 LOG_DETAIL = ("a requisição não pôde ser registrada (banco de dados e fila local indisponíveis);"
               " tente novamente")
 BODY_TOO_LARGE_DETAIL = "corpo da requisição excede o limite"
-JSON_VALUE_MARKS = (b",", b":", b"[", b"{")
 bp = Blueprint("api", __name__)
 log = logging.getLogger("api.requests")
 
@@ -74,15 +74,11 @@ def settle(svc: Services, req: Request) -> Outcome:
     received: str | None = None
     try:
         check_api_key(req, svc.config.api_key)
-        raw = read_body(req)
-        try:
-            payload = parse_json(raw, svc.config.max_json_values)
-        except ApiError:
-            received = raw.decode("utf-8", "backslashreplace")  # documented: \xNN for bad bytes
-            raise
-        received = storable_json(payload)
-        value = image_field(payload)
-        received = storable_text(value)
+        raw = read_request_body(req, svc.config.max_request_bytes)
+        text = body_text(raw)
+        received = text  # the whole body, until the image field is found
+        value = image_field(parse_json(raw, svc.config.max_json_values))
+        received = storable_text(value) if isinstance(value, str) else field_text(text, KEY)
         with svc.metrics.inference_seconds.time():
             cleaned = clean_text(value, svc.backend, svc.config, svc.budget)
         return Outcome(Code.OK, to_data_url(cleaned.png), dirty=received, width=cleaned.width,
@@ -125,29 +121,19 @@ def has_api_key(req: Request, api_key: str) -> bool:
                                               api_key.encode())
 
 
-def read_body(req: Request) -> bytes:
+def read_request_body(req: Request, limit: int) -> bytes:
     if req.headers.get("X-Front-Refused") == "413":
         # The nginx front did not read a body over the limit, and asks for its row and answer.
         raise ApiError(Code.TOO_LARGE, BODY_TOO_LARGE_DETAIL)
     if not (req.mimetype == "application/json" or req.mimetype.endswith("+json")):
         raise ApiError(Code.BAD_REQUEST, "Content-Type deve ser application/json")
     try:
-        return req.get_data(cache=False)
-    except RequestEntityTooLarge:
+        return read_body(req.environ, limit)
+    except BodyTooLarge:
         raise ApiError(Code.TOO_LARGE, BODY_TOO_LARGE_DETAIL) from None
-    except (HTTPException, OSError):  # ClientDisconnected: fewer bytes than Content-Length
-        raise ApiError(Code.BAD_REQUEST, "corpo da requisição incompleto") from None
-
-
-def parse_json(raw: bytes, max_values: int) -> object:
-    """The parsed body. Values are counted first (a linear scan): millions of tiny values would
-    cost ~30x the body's size in Python objects before any check could refuse them."""
-    if sum(raw.count(mark) for mark in JSON_VALUE_MARKS) > max_values:
-        raise ApiError(Code.BAD_REQUEST, f"JSON com mais de {max_values} valores")
-    try:
-        return json.loads(raw)
-    except (ValueError, RecursionError) as err:  # RecursionError: absurdly deep nesting
-        raise ApiError(Code.BAD_REQUEST, f"corpo não é JSON válido: {err}") from None
+    except BodyMalformed as err:
+        raise ApiError(Code.BAD_REQUEST, f"corpo da requisição incompleto ou malformado ({err})"
+                       ) from None
 
 
 def image_field(payload: object) -> object:

@@ -73,6 +73,9 @@ class Config:
     # Seconds a readiness answer (model status, MySQL reachability) is reused.
     ready_cache_seconds: float = 5.0
     api_key: str = ""
+    # A secret the nginx front sends with its refusal of a body over the limit (X-Front-Token):
+    # X-Front-Refused is believed only with it, so no client can fake the front. Empty: never.
+    front_token: str = ""
     log_level: str = "INFO"
     # Request-log retention (`python -m api.retention purge`): rows older than this many days are
     # deleted, RETENTION_BATCH_ROWS rows of the key per DELETE; 0 keeps every row.

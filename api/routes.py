@@ -27,6 +27,10 @@ KEY_DETAIL = "envie a chave no cabeçalho X-API-Key"
 LOG_DETAIL = ("a requisição não pôde ser registrada (banco de dados e fila local indisponíveis);"
               " tente novamente")
 BODY_TOO_LARGE_DETAIL = "corpo da requisição excede o limite"
+CLIENT_ID_CHARS = 128  # of a client's X-Request-ID in the log line: an id, not a payload
+# Characters that JSON leaves raw but log readers (Python's splitlines, many viewers) take for a
+# line break: escaped, so that a client's header cannot forge a second log line.
+LINE_BREAKS = {0x85: "\\u0085", 0x2028: "\\u2028", 0x2029: "\\u2029"}
 bp = Blueprint("api", __name__)
 log = logging.getLogger("api.requests")
 
@@ -74,7 +78,7 @@ def settle(svc: Services, req: Request) -> Outcome:
     received: str | None = None
     try:
         check_api_key(req, svc.config.api_key)
-        raw = read_request_body(req, svc.config.max_request_bytes)
+        raw = read_request_body(req, svc.config.max_request_bytes, svc.config.front_token)
         text = body_text(raw)
         received = text  # the whole body, until the image field is found
         value = image_field(parse_json(raw, svc.config.max_json_values))
@@ -117,12 +121,29 @@ def check_api_key(req: Request, api_key: str) -> None:
 
 def has_api_key(req: Request, api_key: str) -> bool:
     """True when no key is configured, or the request carries it (compared in constant time)."""
-    return not api_key or hmac.compare_digest(req.headers.get("X-API-Key", "").encode(),
-                                              api_key.encode())
+    return not api_key or same_secret(req.headers.get("X-API-Key", ""), api_key)
 
 
-def read_request_body(req: Request, limit: int) -> bytes:
-    if req.headers.get("X-Front-Refused") == "413":
+def has_bearer_key(req: Request, api_key: str) -> bool:
+    scheme, _, token = req.headers.get("Authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and same_secret(token.strip(), api_key)
+
+
+def front_refused(req: Request, front_token: str) -> bool:
+    """The front's word that it refused the body, believed only with the front's token: any
+    client can send X-Front-Refused, and not every proxy clears it (Kubernetes' ingress does
+    not)."""
+    return bool(front_token) and req.headers.get("X-Front-Refused") == "413" \
+        and same_secret(req.headers.get("X-Front-Token", ""), front_token)
+
+
+def same_secret(sent: str, expected: str) -> bool:
+    """Compared in constant time."""
+    return hmac.compare_digest(sent.encode(), expected.encode())
+
+
+def read_request_body(req: Request, limit: int, front_token: str) -> bytes:
+    if front_refused(req, front_token):
         # The nginx front did not read a body over the limit, and asks for its row and answer.
         raise ApiError(Code.TOO_LARGE, BODY_TOO_LARGE_DETAIL)
     if not (req.mimetype == "application/json" or req.mimetype.endswith("+json")):
@@ -154,12 +175,14 @@ def respond(outcome: Outcome, request_id: str) -> Response:
 def log_line(req: Request, request_id: str, outcome: Outcome, duration_ms: float,
              stored: str) -> None:
     """One JSON line per request, findable by the X-Request-ID the client got."""
+    client_id = req.headers.get("X-Request-ID")
     log.info(json.dumps({
         "request_id": request_id, "codigo_retorno": int(outcome.code),
         "status": HTTP_STATUS[outcome.code], "duration_ms": round(duration_ms, 1),
         "width": outcome.width, "height": outcome.height, "log_row": stored,
-        "client_request_id": req.headers.get("X-Request-ID"), "detail": outcome.detail,
-    }, ensure_ascii=False))
+        "client_request_id": client_id[:CLIENT_ID_CHARS] if client_id else client_id,
+        "detail": outcome.detail,
+    }, ensure_ascii=False).translate(LINE_BREAKS))
 
 
 @bp.get("/health")
@@ -170,8 +193,16 @@ def health() -> Response:
 
 @bp.get("/metrics")
 def metrics() -> Response:
-    """Prometheus text format."""
-    payload, content_type = services().metrics.render()
+    """Prometheus text format. With API_KEY set, only for callers with the key (X-API-Key, or
+    `Authorization: Bearer`, which Prometheus's scrape config sends): the API's own port may be
+    reachable where the front is not in the way."""
+    svc = services()
+    key = svc.config.api_key
+    if not (has_api_key(request, key) or has_bearer_key(request, key)):
+        response = jsonify(body(Code.UNAUTHORIZED, detail=KEY_DETAIL))
+        response.status_code = HTTP_STATUS[Code.UNAUTHORIZED]
+        return response
+    payload, content_type = svc.metrics.render()
     return Response(payload, content_type=content_type)
 
 

@@ -51,7 +51,7 @@ def running_front(upstream: str, folder: Path, **settings: str) -> Iterator[Fron
     """nginx in front of `upstream` (host:port) with the project's template."""
     port = free_port()
     env = front_env({"PATH": os.environ["PATH"], "API_UPSTREAM": upstream,
-                     "NGINX_PORT": f"127.0.0.1:{port}", **settings})
+                     "NGINX_PORT": f"127.0.0.1:{port}", "FRONT_TOKEN": "", **settings})
     (folder / "conf.d").mkdir(parents=True)
     for name in ("body", "proxy"):
         (folder / name).mkdir()

@@ -23,6 +23,7 @@ from tests.nginx_front import NGINX, front_env, running_front
 pytestmark = pytest.mark.skipif(not Path(NGINX).exists(),
                                 reason="nginx is not installed (make test installs it)")
 SMALL_LIMIT = 200_000  # MAX_IMAGE_BYTES of the stack under test
+FRONT_TOKEN = "front-secret-of-the-stack-under-test"
 
 
 @pytest.mark.parametrize("image_bytes", ["1000", "200000", "26214400", "104857600"])
@@ -44,10 +45,12 @@ def stack(tiny_model_base, make_database, tmp_path_factory):
     database = make_database()
     folder = tmp_path_factory.mktemp("front")
     env = {"MODEL_DIR": str(tiny_model_base), "MYSQL_DATABASE": database.name,
-           "SPOOL_DIR": str(folder / "spool"), "MAX_IMAGE_BYTES": str(SMALL_LIMIT)}
+           "SPOOL_DIR": str(folder / "spool"), "MAX_IMAGE_BYTES": str(SMALL_LIMIT),
+           "FRONT_TOKEN": FRONT_TOKEN}
     with running_api(env, folder / "api.log") as api, \
             running_front(api.url.removeprefix("http://"), folder / "nginx",
-                          MAX_IMAGE_BYTES=str(SMALL_LIMIT), NGINX_CLIENT_TIMEOUT="3") as front:
+                          MAX_IMAGE_BYTES=str(SMALL_LIMIT), NGINX_CLIENT_TIMEOUT="3",
+                          FRONT_TOKEN=FRONT_TOKEN) as front:
         yield front, api, database
 
 
@@ -142,12 +145,18 @@ def test_body_over_the_limit_gets_code_4_and_its_row(stack):
     assert (row["codigo_retorno"], row["imgb64_dirty"]) == (4, None)
 
 
-def test_a_client_cannot_fake_the_fronts_refusal(stack):
-    front, _, _ = stack
-    response = requests.post(front.url + "/remove_background", timeout=60,
-                             json={"imgb64_dirty": base64.b64encode(page_png(30, 20)).decode()},
-                             headers={"X-Front-Refused": "413"})
+@pytest.mark.parametrize("token", [None, "", "a-guess"])
+@pytest.mark.parametrize("through", ["front", "api"])
+def test_a_client_cannot_fake_the_fronts_refusal(stack, through, token):
+    """Through the front, or straight to the API as a proxy that passes headers on lets it
+    (Kubernetes' ingress does): the page is cleaned and logged, not refused."""
+    front, api, database = stack
+    page = base64.b64encode(page_png(30, 20)).decode()
+    headers = {"X-Front-Refused": "413"} | ({} if token is None else {"X-Front-Token": token})
+    response = requests.post((front if through == "front" else api).url + "/remove_background",
+                             timeout=60, json={"imgb64_dirty": page}, headers=headers)
     assert response.json()["codigo_retorno"] == 0
+    assert database.row(response.headers["X-Request-ID"])["imgb64_dirty"] == page
 
 
 def test_metrics_stay_inside(stack):

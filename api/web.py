@@ -16,7 +16,13 @@ CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'se
 
 @bp.get("/")
 def index() -> Response:
-    response = bp.send_static_file("index.html")
+    return bp.send_static_file("index.html")
+
+
+@bp.after_request
+def page_policy(response: Response) -> Response:
+    """Every file of the page, /static/index.html as much as /, carries the policy: a copy
+    served without it could be framed by another site."""
     response.headers["Content-Security-Policy"] = CSP
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response

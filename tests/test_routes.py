@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import socket
 import zlib
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import requests
 from PIL import Image
 
 from api.codes import HTTP_STATUS, MESSAGES
@@ -351,3 +353,29 @@ def test_missing_table_is_a_readiness_error_and_rows_wait(start_server, make_dat
     wait_for(lambda: database.count() == 1, message="the spooled row replayed")  # by the thread
     assert database.row(response.headers["X-Request-ID"])["codigo_retorno"] == 0
     assert requests.get(server.url + "/ready", timeout=10).json() == {"status": "ready"}
+
+
+def test_a_clients_request_id_cannot_forge_or_flood_the_log(live, caplog):
+    """U+0085 (NEL) is a line break to log readers; an 8,000-character id is not an id."""
+    server, _ = live
+    forged = 'x\x85{"request_id": "forged", "codigo_retorno": 0}' + "y" * 8000
+    with caplog.at_level(logging.INFO, logger="api.requests"):
+        response = server.post({"imgb64_dirty": "%%%"}, headers={"X-Request-ID": forged})
+    ours = [r.getMessage() for r in caplog.records
+            if response.headers["X-Request-ID"] in r.getMessage()]
+    assert len(ours) == 1 and len(ours[0].splitlines()) == 1, ours
+    logged = json.loads(ours[0])["client_request_id"]
+    assert logged == forged[:128]
+
+
+def test_metrics_need_the_api_key_when_one_is_set(start_server):
+    server, _ = start_server(api_key="s3cret")
+    stranger = requests.get(server.url + "/metrics", timeout=10)
+    assert stranger.status_code == 401 and stranger.json()["codigo_retorno"] == 6
+    assert "ddd_requests_total" not in stranger.text
+    for headers in ({"X-API-Key": "s3cret"}, {"Authorization": "Bearer s3cret"}):
+        assert "ddd_requests" in requests.get(server.url + "/metrics", headers=headers,
+                                              timeout=10).text
+    wrong = requests.get(server.url + "/metrics", headers={"Authorization": "Bearer s3"},
+                         timeout=10)
+    assert wrong.status_code == 401

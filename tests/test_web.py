@@ -209,3 +209,13 @@ def shoot(page, name: str) -> None:
     image = Image.open(io.BytesIO(shot)).convert("RGB")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     image.quantize(colors=64).save(SCREENSHOTS / name, optimize=True)
+
+
+@pytest.mark.parametrize("path", ["/", "/static/index.html", "/static/app.js", "/static/style.css"])
+def test_every_file_of_the_page_carries_the_policy(live, path):
+    """/static/index.html is the page too: served without the policy, any site could frame it."""
+    server, _ = live
+    response = requests.get(server.url + path, timeout=10)
+    assert response.status_code == 200
+    assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+    assert response.headers["X-Content-Type-Options"] == "nosniff"

@@ -15,6 +15,7 @@ class Code(IntEnum):
     UNAUTHORIZED = 6
     INTERNAL = 7
     LOG_UNAVAILABLE = 8
+    PAGE_SHAPE = 9
 
 
 MESSAGES: dict[Code, str] = {
@@ -27,6 +28,7 @@ MESSAGES: dict[Code, str] = {
     Code.UNAUTHORIZED: "Chave de API ausente ou inválida",
     Code.INTERNAL: "Erro interno do serviço",
     Code.LOG_UNAVAILABLE: "Não foi possível registrar a requisição",
+    Code.PAGE_SHAPE: "Proporções da página não suportadas",
 }
 
 HTTP_STATUS: dict[Code, int] = {
@@ -39,6 +41,7 @@ HTTP_STATUS: dict[Code, int] = {
     Code.UNAUTHORIZED: 401,
     Code.INTERNAL: 500,
     Code.LOG_UNAVAILABLE: 503,
+    Code.PAGE_SHAPE: 400,
 }
 
 
@@ -49,13 +52,16 @@ WHEN: dict[Code, str] = {
                       "(also 404/405 answers)",
     Code.MISSING_KEY: "the key `imgb64_dirty` is missing",
     Code.BAD_IMAGE: "not a string, invalid base64, not a decodable image",
-    Code.TOO_LARGE: "over `MAX_IMAGE_BYTES` or `MAX_PIXELS` (checked before pixels are decoded)",
+    Code.TOO_LARGE: "over `MAX_IMAGE_BYTES`, `MAX_PIXELS` or `MAX_WORK_PIXELS` (checked before "
+                    "pixels are decoded)",
     Code.MODEL_UNAVAILABLE: "the model server is down or timed out: retry later",
     Code.UNAUTHORIZED: "`API_KEY` is set and `X-API-Key` is missing or wrong",
     Code.INTERNAL: "a bug; tests and fuzzers check that no input reaches it",
     Code.LOG_UNAVAILABLE: "neither MySQL nor the local spool could store the request's row "
                           "(e.g. MySQL down and the disk full): nothing is served unlogged; "
                           "retry later",
+    Code.PAGE_SHAPE: "the longer side is more than `MAX_ASPECT_RATIO` times the shorter "
+                     "(checked before pixels are decoded)",
 }
 
 

@@ -60,8 +60,13 @@ class Config:
     mixed_precision: str = ""
     max_image_bytes: int = 25 * 1024 * 1024
     max_pixels: int = 40_000_000
-    # Pixels one worker may hold at once across its requests (decoded pages and the model's
-    # work); a request that does not fit waits up to PIXEL_BUDGET_WAIT seconds, then gets code 5.
+    # The model's work (api/work.py: padded pixels, tiles) a page may cost; a 40 MP page costs
+    # up to ~70 M. Pages whose longer side exceeds MAX_ASPECT_RATIO times the shorter are
+    # refused (code 9): a 1-pixel-wide strip costs 144 columns of work in a single pass.
+    max_work_pixels: int = 80_000_000
+    max_aspect_ratio: float = 20.0
+    # The model's work (api/work.py) one worker may hold at once across its requests; a request
+    # that does not fit waits up to PIXEL_BUDGET_WAIT seconds, then gets code 5.
     pixel_budget: int = 48_000_000
     pixel_budget_wait: float = 30.0
     # JSON values (commas, colons, brackets) a body may hold: a request needs a handful, and a

@@ -16,6 +16,7 @@ from api.codes import HTTP_STATUS, MESSAGES, ApiError, Code, code_table
 from api.config import EXTENSION, Config
 from api.pipeline import MODEL_DOWN_DETAIL
 from api.routes import KEY_DETAIL, LOG_DETAIL, image_field
+from api.work import SHAPE_DETAIL
 
 bp = Blueprint("openapi", __name__)
 
@@ -45,6 +46,8 @@ def error_examples(config: Config) -> dict[Code, tuple[object, str]]:
         Code.UNAUTHORIZED: (None, KEY_DETAIL),
         Code.INTERNAL: (None, ""),
         Code.LOG_UNAVAILABLE: (None, LOG_DETAIL),
+        Code.PAGE_SHAPE: (None, SHAPE_DETAIL.format(width=1, height=65535,
+                                                    ratio=config.max_aspect_ratio)),
     }
 
 

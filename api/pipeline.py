@@ -22,9 +22,13 @@ from api.codec import (
 )
 from api.codes import ApiError, Code
 from api.config import Config
+from api.memory import return_free_memory
+from api.work import check_work
 
 log = logging.getLogger(__name__)
 MODEL_DOWN_DETAIL = "o modelo não respondeu; tente novamente"
+# Work (pixels) after which the allocator is asked to give freed memory back to the system.
+LARGE_WORK = 4_000_000
 
 
 @dataclass(frozen=True)
@@ -48,10 +52,16 @@ def clean_bytes(data: bytes, backend: ModelBackend, config: Config,
     header = check_header(data, config.max_pixels)
     size = (header.width, header.height)
     try:
-        with budget.hold(header.pixels):
-            page = prepare_page(header, data)
-            size = (page.width, page.height)
-            png = run_model(backend, page)
+        work = check_work(header.width, header.height, config.max_aspect_ratio,
+                          config.max_work_pixels)
+        with budget.hold(work):
+            try:
+                page = prepare_page(header, data)
+                size = (page.width, page.height)
+                png = run_model(backend, page)
+            finally:
+                if work > LARGE_WORK:
+                    return_free_memory()
     except ApiError as err:
         err.page_size = size
         raise

@@ -21,6 +21,9 @@ def import_tensorflow(intra_op_threads: int = 0, inter_op_threads: int = 0) -> A
     """The `tensorflow` module; 0 threads leaves TensorFlow's own choice."""
     if "tensorflow" not in sys.modules:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        # oneDNN's own pool (a BFC allocator) never gives memory back: one large page left a
+        # worker gigabytes above its baseline for good. malloc returns it (api/memory.py).
+        os.environ.setdefault("TF_ONEDNN_USE_SYSTEM_ALLOCATOR", "1")
         with tempfile.TemporaryFile() as captured:
             saved = os.dup(2)
             sys.stderr.flush()

@@ -21,6 +21,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from api.codes import ApiError, Code
+from api.completeness import IncompleteImage, check_jpeg_complete, open_whole
 
 # The documented input formats; Pillow may open nothing else (no DDS, EPS, PSD, ...).
 ALLOWED_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "TIFF", "WEBP")
@@ -117,15 +118,21 @@ def check_header(data: bytes, max_pixels: int) -> Header:
 
 
 def prepare_page(header: Header, data: bytes) -> Page:
-    """The bytes as they are when the graph decodes them right, else normalised here."""
+    """The bytes as they are when the graph decodes them right, else normalised here; a page
+    whose pixels are not all in its file is code 3 either way."""
     image, fmt = header.image, header.source_format
-    if _passes_through(image, data):
-        return Page(data, header.width, header.height, fmt, normalised=False)
     try:
-        gray = normalise(image)
+        if fmt == "JPEG":  # libjpeg fills missing pixels itself, in the graph and in Pillow
+            check_jpeg_complete(data)
+        if _passes_through(image, data):
+            return Page(data, header.width, header.height, fmt, normalised=False)
+        gray = normalise(image if fmt == "JPEG" else open_whole(data, ALLOWED_FORMATS))
     except MemoryError:
         raise ApiError(Code.MODEL_UNAVAILABLE, "memória insuficiente agora; tente novamente"
                        ) from None
+    except IncompleteImage:
+        raise ApiError(Code.BAD_IMAGE, f"imagem {fmt} incompleta: parte dos pixels não está no"
+                       " arquivo") from None
     except Exception:  # any failure to read pixels is the image's fault: code 3, never a 500
         raise ApiError(Code.BAD_IMAGE, f"imagem {fmt} corrompida ou truncada") from None
     return Page(encode_png(gray), gray.width, gray.height, fmt, normalised=True)

@@ -53,7 +53,13 @@ def open_whole(data: bytes, formats: tuple[str, ...]) -> Image.Image:
 def _decode_over(data: bytes, formats: tuple[str, ...], value: int) -> Image.Image:
     image = Image.open(io.BytesIO(data), formats=formats)
     image.seek(0)
-    bands = len(image.getbands())
-    image.im = Image.core.fill(image.mode, image.size, value if bands == 1 else (value,) * bands)
+    prepare = image.load_prepare
+
+    def prepare_filled() -> None:  # the picture the decoder writes into, filled first
+        prepare()
+        bands = image.im.bands  # filled in place: a palette image keeps its palette
+        image.im.paste(value if bands == 1 else (value,) * bands, (0, 0, *image.im.size))
+
+    image.load_prepare = prepare_filled
     image.load()
     return image

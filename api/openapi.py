@@ -80,7 +80,7 @@ def build_spec(config: Config) -> dict:
             "/remove_background": {"post": _remove_background(config)},
             "/health": {"get": _health()},
             "/ready": {"get": _ready()},
-            "/metrics": {"get": _metrics()},
+            "/metrics": {"get": _metrics(config)},
             "/": {"get": _page()},
             "/static/{filename}": {"get": _static_file()},
             "/openapi.json": {"get": _openapi()},
@@ -264,13 +264,20 @@ def _ready() -> dict:
     }
 
 
-def _metrics() -> dict:
+def _metrics(config: Config) -> dict:
+    responses: dict[str, dict] = {"200": {
+        "description": "`ddd_requests_total`, latency histograms, spool depth, model version",
+        "content": {"text/plain": {"schema": {"type": "string"},
+                                   "example": 'ddd_requests_total{codigo_retorno="0"} 12.0\n'}}}}
+    if config.api_key:
+        responses["401"] = {"description": MESSAGES[Code.UNAUTHORIZED], "content": {
+            "application/json": {"schema": _answer_ref(Code.UNAUTHORIZED)}}}
     return {
         "operationId": "metrics", "summary": "Prometheus metrics (text exposition format)",
-        "responses": {"200": {"description": "`ddd_requests_total`, latency histograms, spool "
-                                             "depth, model version", "content": {"text/plain": {
-            "schema": {"type": "string"},
-            "example": 'ddd_requests_total{codigo_retorno="0"} 12.0\n'}}}},
+        "description": "With `API_KEY` set, only for callers with the key: `X-API-Key`, or "
+                       "`Authorization: Bearer <key>` (what Prometheus's scrape config sends).",
+        "security": [{"ApiKey": []}] if config.api_key else [],
+        "responses": responses,
     }
 
 

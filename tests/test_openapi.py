@@ -164,6 +164,6 @@ def test_405_lists_allowed_methods(live):
 
 def requests_total(server) -> int:
     """Requests /remove_background answered, all codes, from the service's Prometheus counter."""
-    text = requests.get(server.url + "/metrics", timeout=10).text
+    text = requests.get(server.url + "/metrics", headers=AUTH, timeout=10).text
     return int(sum(float(value) for value in
                    re.findall(r'^ddd_requests_total\{[^}]*\} (\S+)$', text, re.M)))

@@ -54,7 +54,7 @@ def assert_row(database, response, code: int, dirty) -> dict:
     return row
 
 
-@pytest.mark.parametrize("size", [(540, 420), (541, 259), (1, 1), (3, 70), (1, 300)])
+@pytest.mark.parametrize("size", [(540, 420), (541, 259), (1, 1), (4, 70), (15, 300)])
 def test_clean_page_keeps_size_and_logs_row(live, size):
     server, database = live
     image = page_png(*size)

@@ -70,6 +70,10 @@ fuzz: setup
 		-artifact_prefix=var/fuzz/findings/decode- var/fuzz/decode
 	$(PY) -m fuzz.route -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
 		-artifact_prefix=var/fuzz/findings/route- var/fuzz/route
+	$(PY) -m fuzz.framing -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -max_len=8192 \
+		-artifact_prefix=var/fuzz/findings/framing- var/fuzz/framing
+	$(PY) -m fuzz.shapes -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -max_len=64 \
+		-artifact_prefix=var/fuzz/findings/shapes- var/fuzz/shapes
 
 compose-test:
 	scripts/compose_test.sh

@@ -21,7 +21,9 @@ def corpus(tmp_path_factory):
 
 
 @pytest.mark.parametrize(("target", "runs"), [("decode", 20 * FUZZ_EXAMPLES),
-                                              ("route", 2 * FUZZ_EXAMPLES)])
+                                              ("route", 2 * FUZZ_EXAMPLES),
+                                              ("framing", 2 * FUZZ_EXAMPLES),
+                                              ("shapes", 3 * FUZZ_EXAMPLES // 10 + 1)])
 def test_harness_runs_clean(corpus, tmp_path, target, runs):
     result = subprocess.run(
         [sys.executable, "-m", f"fuzz.{target}", f"-runs={runs}", "-seed=1",

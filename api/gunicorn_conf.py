@@ -16,7 +16,8 @@ _owned: list[Path] = []  # the metrics folder this start created, removed at exi
 
 bind = f"{_config.host}:{_config.port}"
 workers = _config.web_concurrency
-worker_class = "gthread"
+# gunicorn's gthread worker, with what gunicorn refuses itself answered as the API's JSON.
+worker_class = "api.gunicorn_worker.JsonErrorWorker"
 threads = _config.gunicorn_threads
 timeout = _config.gunicorn_timeout
 graceful_timeout = 60  # SIGTERM: in-flight requests finish, then the spool gets a last replay

@@ -122,3 +122,31 @@ def test_a_whole_object_shorter_than_its_content_length_is_code_1(gunicorn_api, 
     api, database = gunicorn_api
     request = HEAD + b"Content-Length: %d\r\n\r\n" % (len(PAGE) + missing) + PAGE
     assert_code(api, database, request, 1, 400)
+
+
+GUNICORN_REFUSES = {
+    # (request, the status gunicorn gives it)
+    "duplicate-content-length": (HEAD + b"Content-Length: 2\r\nContent-Length: 3\r\n\r\n{}", 400),
+    "length-and-chunked": (HEAD + b"Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"
+                           b"0\r\n\r\n", 400),
+    "folded-header": (HEAD + b"X-A: 1\r\n  folded\r\nContent-Length: 2\r\n\r\n{}", 400),
+    "request-line-too-long": (b"POST /remove_background?" + b"q" * 9000 + b" HTTP/1.1\r\n"
+                              b"Host: x\r\n\r\n", 414),
+    "too-many-headers": (HEAD + b"".join(b"X-%d: 1\r\n" % i for i in range(200))
+                         + b"Content-Length: 2\r\n\r\n{}", 431),
+    "unknown-expectation": (HEAD + b"Expect: 200-ok\r\nContent-Length: 2\r\n\r\n{}", 417),
+    "unknown-transfer-coding": (HEAD + b"Transfer-Encoding: br\r\n\r\n0\r\n\r\n", 501),
+}
+
+
+@pytest.mark.parametrize(("request_bytes", "status"), GUNICORN_REFUSES.values(),
+                         ids=GUNICORN_REFUSES.keys())
+def test_what_gunicorn_refuses_itself_is_the_apis_json(gunicorn_api, request_bytes, status):
+    """These never reach the application (so no row): the answer is still the API's shape."""
+    api, _ = gunicorn_api
+    got, headers, payload = exchange(api.url, request_bytes)
+    assert got == status
+    assert headers["content-type"] == "application/json"
+    assert payload == {"codigo_retorno": 1, "mensagem": "Erro na requisição", "imgb64_clean": "",
+                       "detalhe": payload["detalhe"]}
+    assert payload["detalhe"].startswith(str(status))

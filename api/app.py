@@ -12,7 +12,6 @@ from werkzeug.exceptions import HTTPException
 from api import openapi, routes, web
 from api.codes import Code, body
 from api.config import EXTENSION, Config, from_env
-from api.memory import configure_allocator
 from api.services import build_services
 
 log = logging.getLogger(__name__)
@@ -24,7 +23,6 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
     cfg = config if isinstance(config, Config) else from_env().with_overrides(config)
     logging.basicConfig(level=cfg.log_level, format=LOG_FORMAT)
     logging.getLogger("mysql.connector").setLevel(logging.WARNING)  # it logs each auth plugin
-    configure_allocator()
     app = Flask(__name__, static_folder=None)  # api/web.py serves the page's files
     app.config["MAX_CONTENT_LENGTH"] = cfg.max_request_bytes
     app.extensions[EXTENSION] = build_services(cfg)

@@ -29,18 +29,17 @@ def parse_json(raw: bytes, max_values: int) -> object:
 
 
 def body_text(raw: bytes) -> str:
-    """The body as the row keeps it: decoded as json.loads decodes it (UTF-8, or UTF-16/32 when
-    the bytes say so); bytes that are not text as \\xNN."""
+    """The body as text, decoded as json.loads decodes it (UTF-8, or UTF-16/32 when the bytes
+    say so); bytes that are not text as \\xNN. May hold lone surrogates: see storable_text."""
     try:
-        text = raw.decode(json.detect_encoding(raw), "surrogatepass")
+        return raw.decode(json.detect_encoding(raw), "surrogatepass")
     except UnicodeDecodeError:
-        text = raw.decode("utf-8", "backslashreplace")
-    return storable_text(text)
+        return raw.decode("utf-8", "backslashreplace")
 
 
 def field_text(text: str, key: str) -> str:
     """The source text of the last top-level `key`'s value (the one json.loads keeps) in a body
-    that json.loads accepted as an object."""
+    text that json.loads accepted as an object, as the row can hold it."""
     scan = json.JSONDecoder().scan_once
     position, found = _skip(text, text.index("{") + 1).end(), ""
     while text[position] == '"':

@@ -79,10 +79,13 @@ def settle(svc: Services, req: Request) -> Outcome:
     try:
         check_api_key(req, svc.config.api_key)
         raw = read_request_body(req, svc.config.max_request_bytes, svc.config.front_token)
-        text = body_text(raw)
-        received = text  # the whole body, until the image field is found
-        value = image_field(parse_json(raw, svc.config.max_json_values))
-        received = storable_text(value) if isinstance(value, str) else field_text(text, KEY)
+        try:
+            value = image_field(parse_json(raw, svc.config.max_json_values))
+        except ApiError:
+            received = storable_text(body_text(raw))  # the whole body, as sent
+            raise
+        received = storable_text(value) if isinstance(value, str) else \
+            field_text(body_text(raw), KEY)
         with svc.metrics.inference_seconds.time():
             cleaned = clean_text(value, svc.backend, svc.config, svc.budget)
         return Outcome(Code.OK, to_data_url(cleaned.png), dirty=received, width=cleaned.width,

@@ -13,6 +13,7 @@ const EXPLAIN = {
   6: "Este serviço exige uma chave de API: preencha o campo “Chave de API” e envie de novo.",
   7: "Erro inesperado no serviço. Tente de novo; se continuar, informe o número do pedido à equipe.",
   8: "O serviço não conseguiu registrar o pedido agora, então não devolveu a página. Espere um pouco e tente de novo.",
+  9: "A imagem é estreita ou alongada demais para ser uma página (um lado mais de 20 vezes o outro). Recorte a página ou envie-a inteira.",
 };
 
 const $ = (id) => document.getElementById(id);

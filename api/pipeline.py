@@ -27,8 +27,9 @@ from api.work import check_work
 
 log = logging.getLogger(__name__)
 MODEL_DOWN_DETAIL = "o modelo não respondeu; tente novamente"
-# Work (pixels) after which the allocator is asked to give freed memory back to the system.
-LARGE_WORK = 4_000_000
+# Work (pixels) after which freed memory is given back to the system: more than a 540x420
+# page's 0.38 M, whose memory the next page reuses.
+LARGE_WORK = 500_000
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,6 @@ import sys
 import tempfile
 from typing import Any
 
-from api.memory import configure_allocator
-
 log = logging.getLogger(__name__)
 
 
@@ -24,9 +22,8 @@ def import_tensorflow(intra_op_threads: int = 0, inter_op_threads: int = 0) -> A
     if "tensorflow" not in sys.modules:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
         # oneDNN's own pool (a BFC allocator) never gives memory back: one large page left a
-        # worker gigabytes above its baseline for good. malloc returns it (api/memory.py).
+        # worker gigabytes above its baseline for good. malloc's is returned (api/memory.py).
         os.environ.setdefault("TF_ONEDNN_USE_SYSTEM_ALLOCATOR", "1")
-        configure_allocator()
         with tempfile.TemporaryFile() as captured:
             saved = os.dup(2)
             sys.stderr.flush()

@@ -22,6 +22,7 @@ CONTRACT = {
     6: ("Chave de API ausente ou inválida", 401),
     7: ("Erro interno do serviço", 500),
     8: ("Não foi possível registrar a requisição", 503),
+    9: ("Proporções da página não suportadas", 400),  # issue 28: thin or elongated pages
 }
 
 

@@ -33,7 +33,7 @@ from training.denoisers import (
     median_threshold,
     saved_model_denoiser,
 )
-from training.ink_suite import grid_table, run_suite, suite_pages
+from training.ink_suite import grid_table, run_suite, suite_outputs, suite_pages
 from training.input_sets import input_sets
 from training.metrics import Window, false_ink_mask, score_pages, worst_windows
 from training.pages import (
@@ -307,7 +307,8 @@ def main(argv: list[str] | None = None) -> dict:
             {k: denoisers[k] for k in models}, pages, out, args.windows, args.window_size)
     if args.ink_suite:
         ink_pages = suite_pages()
-        report["ink_suite"] = run_suite({k: denoisers[k] for k in models}, ink_pages)
+        report["ink_suite"] = run_suite(
+            suite_outputs({k: denoisers[k] for k in models}, ink_pages), ink_pages)
         (out / "ink_suite.md").write_text(grid_table(report["ink_suite"], ink_pages) + "\n")
     (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     (out / "table.md").write_text(summary_table(report["sets"]) + "\n")

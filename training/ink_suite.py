@@ -189,12 +189,16 @@ def score(page: InkPage, output: np.ndarray) -> dict:
     }
 
 
-def run_suite(denoisers: dict[str, Denoiser], pages: Sequence[InkPage]) -> dict:
-    """{denoiser: {"pages": {name: scores}, summary figures}}."""
+def suite_outputs(denoisers: dict[str, Denoiser], pages: Sequence[InkPage]) -> dict:
+    """{denoiser: its output for every page}, run once for the scores and the grids."""
+    return {name: denoise_pages(d, [p.page for p in pages]) for name, d in denoisers.items()}
+
+
+def run_suite(outputs: dict[str, list[np.ndarray]], pages: Sequence[InkPage]) -> dict:
+    """{denoiser: {"pages": {name: scores}, summary figures}} from `suite_outputs`."""
     report = {}
-    for name, denoiser in denoisers.items():
-        outputs = denoise_pages(denoiser, [p.page for p in pages])
-        per = {p.name: score(p, y) for p, y in zip(pages, outputs, strict=True)}
+    for name, results in outputs.items():
+        per = {p.name: score(p, y) for p, y in zip(pages, results, strict=True)}
         kept = [s["inner_kept"] for s in per.values()]
         report[name] = {
             "pages_below_98": int(sum(k < 0.98 for k in kept)),
@@ -302,13 +306,14 @@ def main(argv: list[str] | None = None) -> dict:
     denoisers = {"do_nothing": do_nothing, "otsu": binarizer(otsu),
                  "sauvola": binarizer(sauvola),
                  **{k: saved_model_denoiser(v) for k, v in models.items()}}
-    report = run_suite(denoisers, pages)
+    outputs = suite_outputs(denoisers, pages)
+    report = run_suite(outputs, pages)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     for name in models:
-        outputs = denoise_pages(denoisers[name], [p.page for p in pages])
-        windows = worst_windows(outputs, [p.page for p in pages], size=96, count=args.windows)
-        window_grid(windows, outputs, [p.page for p in pages], out / f"worst_{name}.png",
+        windows = worst_windows(outputs[name], [p.page for p in pages], size=96,
+                                count=args.windows)
+        window_grid(windows, outputs[name], [p.page for p in pages], out / f"worst_{name}.png",
                     f"{name}: worst 96x96 windows of the ink suite ({len(pages)} pages)")
     documents = documents_fmeasure(denoisers)
     print("F-measure at 0.5 on synthetic documents:", documents, flush=True)

@@ -43,13 +43,12 @@ def aged_paper(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
     field = np.full((h, w), rng.uniform(0.5, 0.92), np.float32)
     field *= 1.0 + rng.uniform(0.01, 0.06) * smooth_noise(rng, h, w, rng.uniform(1.5, 4.0))
     field *= 1.0 + rng.uniform(0.0, 0.12) * smooth_noise(rng, h, w, rng.uniform(40, 150))
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     for _ in range(rng.poisson(2.0)):  # foxing: small soft brown spots
-        yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
         cy, cx, r = rng.uniform(0, h), rng.uniform(0, w), rng.uniform(2, 14)
         field *= 1.0 - rng.uniform(0.05, 0.3) * np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2)
                                                         / (2 * r * r))
     if rng.random() < 0.5:  # phone photo: light falling off across the page
-        yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
         cy, cx = rng.uniform(-h, 2 * h), rng.uniform(-w, 2 * w)
         d = np.hypot(yy - cy, xx - cx) / max(h, w)
         field *= 1.0 - rng.uniform(0.1, 0.5) * np.clip(d / d.max(), 0, 1) ** 2

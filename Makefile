@@ -20,6 +20,7 @@ $(STAMP): pyproject.toml
 
 # Typefaces for the training page engine (training.page_engine), from Debian's packages: print
 # faces and handwriting. Without them training falls back to matplotlib's few faces.
+# `make test` installs them too, so the ink-suite tests run on every face they name.
 FONT_PACKAGES := fonts-dejavu-core fonts-liberation fonts-urw-base35 fonts-freefont-ttf \
 	fonts-noto-core fonts-crosextra-carlito fonts-crosextra-caladea fonts-dkg-handwriting \
 	fonts-breip fonts-bwht fonts-femkeklaver fonts-dancingscript
@@ -36,7 +37,7 @@ run-stack: setup
 	$(PY) -m api.schema
 	scripts/run_stack.sh
 
-test: setup
+test: setup fonts
 	scripts/ensure_mariadb.sh
 	scripts/ensure_debian_packages.sh /usr/bin/chromium chromium chromium-driver libatomic1
 	scripts/ensure_debian_packages.sh /usr/sbin/nginx nginx-light

@@ -1,5 +1,7 @@
-"""`remove-background clean IN... -o OUTDIR`: cleans image files or whole folders, with the model in
-this process (the API's own steps, so the PNG bytes are the API's) or through a running service.
+"""`remove-background clean IN... -o OUTDIR`: cleans image files, scanned PDFs, multi-page TIFFs or
+whole folders, with the model in this process (the API's own steps, so the PNG bytes are the
+API's) or through a running service. An image gives a PNG; a PDF gives a PDF and a multi-page
+TIFF a TIFF, of the same pages.
 
 Exit status: 0 every page cleaned, 1 some failed (listed at the end), 2 nothing to do or bad usage.
 """
@@ -7,32 +9,28 @@ Exit status: 0 every page cleaned, 1 some failed (listed at the end), 2 nothing 
 from __future__ import annotations
 
 import argparse
-import base64
 import sys
-import threading
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
-import requests
 from tqdm import tqdm
 
-from api.backends import build_backend
-from api.budget import PixelBudget
-from api.codes import ApiError, Code
+from api.cleaners import Cleaner, DocumentError, LocalCleaner, PageFailed, RemoteCleaner
 from api.config import from_env
-from api.pipeline import clean_bytes
+from api.tiff_pages import document_suffix
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".webp"}
-PNG_DATA_URL = "data:image/png;base64,"
+INPUT_SUFFIXES = IMAGE_SUFFIXES | {".pdf"}
+PDF_EXTRA = "PDF pages need the pdf extra: pip install -e '.[pdf]' (make setup installs it)"
 
 
 @dataclass(frozen=True)
 class Job:
     source: Path
     target: Path
+    document: bool = False  # a PDF or multi-page TIFF, cleaned page by page into its own format
 
 
 @dataclass(frozen=True)
@@ -42,10 +40,12 @@ class Failure:
     message: str
     detail: str = ""
     request_id: str = ""
+    page: int | None = None  # 1-based, in a PDF or multi-page TIFF
 
     def describe(self) -> str:
         code = f"code {self.code}" if self.code is not None else "no code"
-        text = f"{self.source}: {code}, {self.message}"
+        where = f"{self.source}, page {self.page}" if self.page else f"{self.source}"
+        text = f"{where}: {code}, {self.message}"
         text += f" ({self.detail})" if self.detail else ""
         return text + (f" [request {self.request_id}]" if self.request_id else "")
 
@@ -54,91 +54,25 @@ class UsageError(Exception):
     """Nothing was cleaned: exit status 2, like argparse's own errors."""
 
 
-class PageFailed(Exception):
-    def __init__(self, code: int | None, message: str, detail: str = "",
-                 request_id: str = "") -> None:
-        super().__init__(message)
-        self.code, self.message, self.detail, self.request_id = code, message, detail, request_id
-
-
-class Cleaner(Protocol):
-    def clean(self, data: bytes) -> bytes:
-        """PNG bytes of the cleaned page; raises PageFailed."""
-
-
-# What each code means for someone cleaning files (the API's messages speak of its JSON key).
-FILE_PROBLEMS: dict[int, str] = {
-    Code.BAD_REQUEST: "the service refused the request",
-    Code.MISSING_KEY: "the service refused the request",
-    Code.BAD_IMAGE: "not a readable image (PNG, JPEG, GIF, BMP, TIFF or WebP), or damaged",
-    Code.TOO_LARGE: "too large (over MAX_IMAGE_BYTES or MAX_PIXELS)",
-    Code.MODEL_UNAVAILABLE: "the model did not answer; try again",
-    Code.UNAUTHORIZED: "the service wants an API key (--api-key)",
-    Code.INTERNAL: "internal error of the service",
-    Code.LOG_UNAVAILABLE: "the service could not log the request; try again",
-}
-
-
-class LocalCleaner:
-    """The API's own pipeline without HTTP, with the backend the service would build."""
-
-    def __init__(self, model_dir: str | None) -> None:
-        config = from_env()
-        self.config = replace(config, model_dir=model_dir) if model_dir else config
-        self.backend = build_backend(self.config)
-        self.budget = PixelBudget(max(self.config.pixel_budget, self.config.max_pixels),
-                                  self.config.pixel_budget_wait)
-
-    def clean(self, data: bytes) -> bytes:
-        try:
-            return clean_bytes(data, self.backend, self.config, self.budget).png
-        except ApiError as err:
-            raise PageFailed(int(err.code), FILE_PROBLEMS[err.code], err.detail) from None
-
-
-class RemoteCleaner:
-    """POST /remove_background on a running service, one HTTP session per worker thread."""
-
-    def __init__(self, url: str, api_key: str, timeout: float) -> None:
-        self.endpoint = url.rstrip("/") + "/remove_background"
-        self.headers = {"X-API-Key": api_key} if api_key else {}
-        self.timeout = timeout
-        self._local = threading.local()
-
-    def clean(self, data: bytes) -> bytes:
-        session = getattr(self._local, "session", None) or requests.Session()
-        self._local.session = session
-        body = {"imgb64_dirty": base64.b64encode(data).decode("ascii")}
-        try:
-            response = session.post(self.endpoint, json=body, headers=self.headers,
-                                    timeout=self.timeout)
-            answer = response.json()
-        except requests.RequestException as err:
-            raise PageFailed(None, "service unreachable", str(err)) from None
-        except ValueError:
-            raise PageFailed(None, f"not an API answer (HTTP {response.status_code})") from None
-        request_id = response.headers.get("X-Request-ID", "")
-        if not isinstance(answer, dict):
-            raise PageFailed(None, f"not an API answer (HTTP {response.status_code})")
-        code = answer.get("codigo_retorno")
-        if code != 0:
-            raise PageFailed(code, FILE_PROBLEMS.get(code, str(answer.get("mensagem", ""))),
-                             answer.get("detalhe", ""), request_id)
-        return base64.b64decode(answer["imgb64_clean"].removeprefix(PNG_DATA_URL))
+def job_for(source: Path, target: Path) -> Job:
+    """`target` without its suffix: the job gives it .png, or the document's own suffix."""
+    suffix = document_suffix(source)
+    return Job(source, target.with_suffix(suffix or ".png"), document=suffix is not None)
 
 
 def collect_jobs(inputs: Iterable[Path], outdir: Path) -> list[Job]:
-    """Files as given; folders searched recursively for images, subfolders mirrored in OUTDIR."""
+    """Files as given; folders searched recursively for images and PDFs, subfolders mirrored in
+    OUTDIR."""
     jobs = []
     out = outdir.resolve()
     for item in inputs:
         if item.is_dir():
             for path in sorted(item.rglob("*")):
-                if (path.suffix.lower() in IMAGE_SUFFIXES and path.is_file()
+                if (path.suffix.lower() in INPUT_SUFFIXES and path.is_file()
                         and out not in path.resolve().parents):
-                    jobs.append(Job(path, outdir / path.relative_to(item).with_suffix(".png")))
+                    jobs.append(job_for(path, outdir / path.relative_to(item)))
         elif item.is_file():
-            jobs.append(Job(item, outdir / f"{item.stem}.png"))
+            jobs.append(job_for(item, outdir / item.name))
         else:
             raise UsageError(f"{item}: no such file or folder")
     return jobs
@@ -184,18 +118,58 @@ def run_jobs(cleaner: Cleaner, jobs: Sequence[Job], workers: int, quiet: bool) -
     return sorted(failures, key=lambda failure: str(failure.source))
 
 
+def run_document(cleaner: Cleaner, job: Job, workers: int, quiet: bool) -> list[Failure]:
+    """One PDF or multi-page TIFF, its pages `workers` at a time, with a progress bar of its own."""
+    try:
+        from api.document_jobs import clean_document  # the pdf extra, only when a PDF comes
+    except ImportError:
+        return [Failure(job.source, None, PDF_EXTRA)]
+    with tqdm(total=None, unit="page", desc=job.source.name, disable=quiet or None,
+              file=sys.stderr) as bar:
+        failed = 0
+
+        def on_page(ok: bool) -> None:
+            nonlocal failed
+            failed += not ok
+            if failed:
+                bar.set_postfix(failed=failed)
+            bar.update()
+
+        try:
+            outcome = clean_document(cleaner, job.source, job.target,
+                                     max_pixels=from_env().max_pixels, workers=workers,
+                                     on_page=on_page, on_start=bar.reset)
+        except DocumentError as err:
+            return [Failure(job.source, None, str(err))]
+    if outcome.kept:
+        pages = ", ".join(str(index + 1) for index in outcome.kept)
+        print(f"{job.source}: page(s) {pages} hold no scanned image, kept as they were",
+              file=sys.stderr)
+    if outcome.failed:
+        print(f"{job.source}: {len(outcome.failed)} of {outcome.pages} pages failed"
+              + (", kept as they were" if outcome.cleaned else "; nothing written"),
+              file=sys.stderr)
+    return [Failure(job.source, err.code, err.message, err.detail, err.request_id, index + 1)
+            for index, err in outcome.failed]
+
+
 def command_clean(args: argparse.Namespace) -> int:
     jobs = collect_jobs(args.inputs, args.output)
     if not jobs:
-        raise UsageError("no images found")
+        raise UsageError("no images or PDFs found")
     check_collisions(jobs)
     if args.url:
         cleaner: Cleaner = RemoteCleaner(args.url, args.api_key, args.timeout)
     else:
         cleaner = LocalCleaner(args.model_dir)
     workers = args.workers or (4 if args.url else 1)
-    failures = run_jobs(cleaner, jobs, workers, args.quiet)
-    print(f"{len(jobs) - len(failures)} of {len(jobs)} pages cleaned into {args.output}",
+    images = [job for job in jobs if not job.document]
+    failures = run_jobs(cleaner, images, workers, args.quiet) if images else []
+    for job in jobs:
+        if job.document:
+            failures += run_document(cleaner, job, workers, args.quiet)
+    failed_files = {failure.source for failure in failures}
+    print(f"{len(jobs) - len(failed_files)} of {len(jobs)} files cleaned into {args.output}",
           file=sys.stderr)
     for failure in failures:
         print(f"  failed: {failure.describe()}", file=sys.stderr)
@@ -208,14 +182,15 @@ def build_parser() -> argparse.ArgumentParser:
         description="Removes stains, folds and shadows from scanned text pages.")
     commands = parser.add_subparsers(dest="command", required=True)
     clean = commands.add_parser(
-        "clean", help="clean image files or folders into OUTDIR",
-        description="Writes OUTDIR/<name>.png for every input image (folders: recursively, "
-                    "subfolders mirrored). Failed pages are listed at the end; exit status 1.")
+        "clean", help="clean images, scanned PDFs, multi-page TIFFs or folders into OUTDIR",
+        description="Writes OUTDIR/<name>.png for every input image, OUTDIR/<name>.pdf for a "
+                    "PDF and OUTDIR/<name>.tif for a multi-page TIFF, with the same pages, each "
+                    "cleaned at the resolution of its scan (folders: recursively, subfolders "
+                    "mirrored). Failed pages are listed at the end; exit status 1.")
     clean.add_argument("inputs", nargs="+", type=Path, metavar="IN",
-                       help="image files, or folders searched for "
-                            + ", ".join(sorted(IMAGE_SUFFIXES)))
+                       help="files, or folders searched for " + ", ".join(sorted(INPUT_SUFFIXES)))
     clean.add_argument("-o", "--output", required=True, type=Path, metavar="OUTDIR",
-                       help="folder for the cleaned PNGs (created if missing)")
+                       help="folder for the cleaned files (created if missing)")
     clean.add_argument("--url", help="send pages to a running service (e.g. "
                                      "http://localhost:3030) instead of loading the model here")
     clean.add_argument("--api-key", default=from_env().api_key,

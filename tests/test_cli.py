@@ -56,7 +56,7 @@ def test_in_process_cleans_a_folder_and_reports_the_bad_file(capsys, pages, tmp_
     status, err = run(capsys, str(pages), "-o", str(out), "--model-dir", str(tiny_model_base))
     assert status == 1
     assert_cleaned(out)
-    assert "3 of 4 pages cleaned" in err
+    assert "3 of 4 files cleaned" in err
     assert (f"failed: {pages / 'sub' / 'bad.png'}: code 3, not a readable image (PNG, JPEG, "
             "GIF, BMP, TIFF or WebP), or damaged (os bytes não são uma imagem reconhecida") in err
     assert MESSAGES[Code.BAD_IMAGE] not in err  # the API's words about its JSON key
@@ -85,7 +85,7 @@ def test_files_as_arguments_and_all_good_exit_0(capsys, live, tmp_path):
                       "--url", server.url)
     assert status == 0
     assert sorted(outputs(tmp_path / "out")) == ["one.png", "two.png"]
-    assert "2 of 2 pages cleaned" in err
+    assert "2 of 2 files cleaned" in err
 
 
 def test_unreachable_service_is_reported_per_file(capsys, tmp_path):
@@ -113,7 +113,7 @@ def test_usage_errors_write_nothing(capsys, tmp_path, case):
     status, err = run(capsys, target, "-o", str(out), "--url", "http://127.0.0.1:9")
     assert status == 2
     assert {"collision": "would both be written to", "missing": "no such file or folder",
-            "empty": "no images found"}[case] in err
+            "empty": "no images or PDFs found"}[case] in err
     assert not out.exists()
 
 

@@ -1,0 +1,157 @@
+"""A scanned PDF, page by page: each page rendered at the resolution of the scan it holds, and the
+cleaned pages put back into the same document, whose page sizes, rotation, links, bookmarks and
+metadata stay as they were.
+
+Why these libraries: pypdfium2 (PDFium, Chromium's PDF engine) opens and repairs the PDFs scanners
+and copiers write, and reports each image's effective resolution; img2pdf puts a PNG into a PDF
+as it is, so the cleaned page goes in without another lossy step; pikepdf (qpdf) edits the
+original in place and copies each cleaned image from its file at save time, so memory holds one
+chunk of pages, never the whole document.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+from collections.abc import Mapping
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+import img2pdf
+import pikepdf
+import pypdfium2
+import pypdfium2.raw as pdfium_c
+
+from api.cleaners import DocumentError, PageFailed
+from api.codes import Code
+
+POINTS_PER_INCH = 72
+# A page is a scan when one image covers at least this share of it; a logo on a typed page is not.
+SCAN_SHARE = 0.25
+CHUNK_PAGES = 16  # cleaned pages per img2pdf chunk: what the writer holds in memory at once
+IMAGE_NAME = "/DDDClean"
+
+
+@dataclass(frozen=True)
+class PagePlan:
+    index: int
+    dpi: float | None  # the scan's resolution; None when the page holds no scan (vector only)
+    width: int = 0
+    height: int = 0
+
+
+def _page_plan(index: int, page: pypdfium2.PdfPage) -> PagePlan:
+    left, bottom, right, top = page.get_cropbox()
+    page_area = max((right - left) * (top - bottom), 1e-6)
+    dpi, covered = None, 0.0
+    for image in page.get_objects(filter=(pdfium_c.FPDF_PAGEOBJ_IMAGE,), max_depth=8):
+        x0, y0, x1, y1 = image.get_bounds()
+        area = (x1 - x0) * (y1 - y0)
+        if area > covered:
+            meta = image.get_metadata()
+            dpi, covered = max(meta.horizontal_dpi, meta.vertical_dpi), area
+    if dpi is None or covered < SCAN_SHARE * page_area or dpi <= 0:
+        return PagePlan(index, None)
+    dpi = round(dpi, 1)
+    scale = dpi / POINTS_PER_INCH
+    return PagePlan(index, dpi, round((right - left) * scale), round((top - bottom) * scale))
+
+
+class ScannedPdf:
+    """One PDF open for reading. PDFium is not thread-safe: rendering takes a lock, the cleaning
+    that follows does not."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            self._doc = pypdfium2.PdfDocument(path)
+        except pypdfium2.PdfiumError as err:
+            raise DocumentError(_open_problem(err)) from None
+        self._lock = threading.Lock()
+        self.plans = [_page_plan(index, self._doc[index]) for index in range(len(self._doc))]
+        if not self.plans:
+            self.close()
+            raise DocumentError("the PDF holds no pages")
+        if all(plan.dpi is None for plan in self.plans):
+            self.close()
+            raise DocumentError("no page holds a scanned image (vector text and drawings only): "
+                                "nothing to clean")
+
+    def __enter__(self) -> ScannedPdf:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._doc.close()
+
+    @property
+    def pages(self) -> int:
+        return len(self.plans)
+
+    def page_png(self, index: int, max_pixels: int) -> bytes | None:
+        """The page as a grayscale PNG at the scan's resolution, in the page's unrotated frame
+        (the writer keeps /Rotate); None when it holds no scan. Annotations and form fields stay
+        objects, not pixels."""
+        plan = self.plans[index]
+        if plan.dpi is None:
+            return None
+        pixels = plan.width * plan.height
+        if pixels > max_pixels:
+            raise PageFailed(int(Code.TOO_LARGE), "page too large to clean",
+                             f"{plan.width}x{plan.height} px at {plan.dpi:g} dpi is "
+                             f"{pixels / 1e6:.1f} MP, over MAX_PIXELS ({max_pixels / 1e6:.1f} MP)")
+        with self._lock:
+            page = self._doc[plan.index]
+            bitmap = page.render(scale=plan.dpi / POINTS_PER_INCH, grayscale=True,
+                                 rotation=(360 - page.get_rotation()) % 360,
+                                 may_draw_forms=False, draw_annots=False)
+            image = bitmap.to_pil().convert("L")
+        out = io.BytesIO()
+        image.save(out, "PNG", compress_level=1, dpi=(plan.dpi, plan.dpi))
+        return out.getvalue()
+
+    def write(self, target: Path, cleaned: Mapping[int, Path], scratch: Path) -> None:
+        write_pdf(self.path, target, cleaned, scratch)
+
+
+def _open_problem(err: pypdfium2.PdfiumError) -> str:
+    text = str(err)
+    if "password" in text.lower():
+        return ("the PDF is encrypted with a password: decrypt it first "
+                "(qpdf --decrypt --password=PASSWORD in.pdf out.pdf)")
+    if "format" in text.lower() or "file" in text.lower():
+        return "not a readable PDF (damaged, or not a PDF)"
+    return f"the PDF cannot be opened ({text})"
+
+
+def write_pdf(source: Path, target: Path, cleaned: Mapping[int, Path], scratch: Path) -> None:
+    """`source` with each page in `cleaned` (page index -> cleaned PNG) drawn over its crop box
+    instead of its old content; other pages as they were. Written to a partial file first, so
+    `target` is never half a document."""
+    indexes = sorted(cleaned)
+    try:
+        with ExitStack() as chunks, pikepdf.open(source) as pdf:
+            for start in range(0, len(indexes), CHUNK_PAGES):
+                part = indexes[start:start + CHUNK_PAGES]
+                chunk_path = scratch / f"chunk-{start:06d}.pdf"
+                chunk_path.write_bytes(img2pdf.convert([str(cleaned[i]) for i in part]))
+                chunk = chunks.enter_context(pikepdf.open(chunk_path))
+                for index, image_page in zip(part, chunk.pages, strict=True):
+                    image = next(iter(image_page.images.values()))
+                    _draw_only(pdf, pdf.pages[index], pdf.copy_foreign(image))
+            partial = target.with_name(target.name + ".part")
+            pdf.save(partial)
+    except pikepdf.PdfError as err:
+        raise DocumentError(f"the cleaned PDF cannot be written ({err})") from None
+    partial.replace(target)
+
+
+def _draw_only(pdf: pikepdf.Pdf, page: pikepdf.Page, image: pikepdf.Object) -> None:
+    x0, y0, x1, y1 = (float(v) for v in page.cropbox)
+    left, bottom, width, height = min(x0, x1), min(y0, y1), abs(x1 - x0), abs(y1 - y0)
+    page.obj.Resources = pikepdf.Dictionary(XObject=pikepdf.Dictionary({IMAGE_NAME: image}))
+    drawing = f"q {width:.4f} 0 0 {height:.4f} {left:.4f} {bottom:.4f} cm {IMAGE_NAME} Do Q"
+    page.obj.Contents = pikepdf.Stream(pdf, drawing.encode("ascii"))

@@ -15,7 +15,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[tf,train,dev]'
+	$(PY) -m pip install --quiet -e '.[tf,train,dev,ocr]'
 	touch $(STAMP)
 
 # Typefaces for the training page engine (training.page_engine), from Debian's packages: print

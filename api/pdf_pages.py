@@ -39,6 +39,7 @@ class PagePlan:
     dpi: float | None  # the scan's resolution; None when the page holds no scan (vector only)
     width: int = 0
     height: int = 0
+    scale: float = 0.0  # pixels per point that make the page exactly width pixels wide
 
 
 def _page_plan(index: int, page: pypdfium2.PdfPage) -> PagePlan:
@@ -54,8 +55,11 @@ def _page_plan(index: int, page: pypdfium2.PdfPage) -> PagePlan:
     if dpi is None or covered < SCAN_SHARE * page_area or dpi <= 0:
         return PagePlan(index, None)
     dpi = round(dpi, 1)
-    scale = dpi / POINTS_PER_INCH
-    return PagePlan(index, dpi, round((right - left) * scale), round((top - bottom) * scale))
+    width = round((right - left) * dpi / POINTS_PER_INCH)
+    # A whole number of pixels across the page's own (float) width puts each pixel of the
+    # render on one pixel of the scan: the scan comes out as it went in, not resampled.
+    scale = width / (right - left)
+    return PagePlan(index, dpi, width, round((top - bottom) * scale), scale)
 
 
 class ScannedPdf:
@@ -105,10 +109,11 @@ class ScannedPdf:
                              f"{pixels / 1e6:.1f} MP, over MAX_PIXELS ({max_pixels / 1e6:.1f} MP)")
         with self._lock:
             page = self._doc[plan.index]
-            bitmap = page.render(scale=plan.dpi / POINTS_PER_INCH, grayscale=True,
+            bitmap = page.render(scale=plan.scale, grayscale=True,
                                  rotation=(360 - page.get_rotation()) % 360,
                                  may_draw_forms=False, draw_annots=False)
-            image = bitmap.to_pil().convert("L")
+            # PDFium rounds the bitmap up; the sliver past the page's edge goes.
+            image = bitmap.to_pil().convert("L").crop((0, 0, plan.width, plan.height))
         out = io.BytesIO()
         image.save(out, "PNG", compress_level=1, dpi=(plan.dpi, plan.dpi))
         return out.getvalue()
@@ -140,7 +145,7 @@ def write_pdf(source: Path, target: Path, cleaned: Mapping[int, Path], scratch: 
                 chunk_path.write_bytes(img2pdf.convert([str(cleaned[i]) for i in part]))
                 chunk = chunks.enter_context(pikepdf.open(chunk_path))
                 for index, image_page in zip(part, chunk.pages, strict=True):
-                    image = next(iter(image_page.images.values()))
+                    image = next(iter(image_page.obj.Resources.XObject.values()))
                     _draw_only(pdf, pdf.pages[index], pdf.copy_foreign(image))
             partial = target.with_name(target.name + ".part")
             pdf.save(partial)

@@ -8,9 +8,14 @@ STAMP := $(VENV)/.installed
 DDD_DATA ?= $(abspath ../shared/data/noisyoffice-ddd)
 export DDD_DATA
 
-.PHONY: setup fonts run run-stack test check lint bench fuzz compose-test compose-scale-test lock clean
+.PHONY: setup ocr-tools fonts run run-stack test check lint bench fuzz compose-test compose-scale-test lock clean
 
-setup: $(STAMP)
+setup: $(STAMP) ocr-tools
+
+# What OCRmyPDF runs (Tesseract, Ghostscript) for the plugin ddd_ocrmypdf, and unpaper, the
+# cleaner OCRmyPDF has built in, for the comparison in docs/pdf.md; Debian's packages.
+ocr-tools:
+	scripts/ensure_debian_packages.sh /usr/bin/unpaper tesseract-ocr tesseract-ocr-eng ghostscript unpaper
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)

@@ -47,6 +47,8 @@ FILE_PROBLEMS: dict[int, str] = {
     Code.UNAUTHORIZED: "the service wants an API key (--api-key)",
     Code.INTERNAL: "internal error of the service",
     Code.LOG_UNAVAILABLE: "the service could not log the request; try again",
+    Code.PAGE_SHAPE: "page proportions not supported (one side over MAX_ASPECT_RATIO times the "
+                     "other)",
 }
 
 

@@ -35,31 +35,46 @@ IMAGE_NAME = "/DDDClean"
 
 @dataclass(frozen=True)
 class PagePlan:
+    """How one page is cleaned. A scanner's page (one image, nothing visible besides, at most an
+    invisible OCR layer) is cleaned as that image, pixel for pixel, and the cleaned image is
+    drawn where the scan was; any other page that holds a scan is rendered whole at the scan's
+    resolution and drawn over the crop box."""
+
     index: int
     dpi: float | None  # the scan's resolution; None when the page holds no scan (vector only)
     width: int = 0
     height: int = 0
-    scale: float = 0.0  # pixels per point that make the page exactly width pixels wide
+    native: bool = False  # the scan image itself, not a render of the page
+    placement: tuple[float, ...] = ()  # the cleaned image's matrix on the page (a b c d e f)
+
+
+def _invisible_text(obj: pypdfium2.PdfObject) -> bool:
+    return (obj.type == pdfium_c.FPDF_PAGEOBJ_TEXT and pdfium_c.FPDFTextObj_GetTextRenderMode(
+        obj.raw) == pdfium_c.FPDF_TEXTRENDERMODE_INVISIBLE)
 
 
 def _page_plan(index: int, page: pypdfium2.PdfPage) -> PagePlan:
     left, bottom, right, top = page.get_cropbox()
     page_area = max((right - left) * (top - bottom), 1e-6)
-    dpi, covered = None, 0.0
+    scan, covered = None, 0.0
     for image in page.get_objects(filter=(pdfium_c.FPDF_PAGEOBJ_IMAGE,), max_depth=8):
         x0, y0, x1, y1 = image.get_bounds()
-        area = (x1 - x0) * (y1 - y0)
-        if area > covered:
-            meta = image.get_metadata()
-            dpi, covered = max(meta.horizontal_dpi, meta.vertical_dpi), area
-    if dpi is None or covered < SCAN_SHARE * page_area or dpi <= 0:
+        if (x1 - x0) * (y1 - y0) > covered:
+            scan, covered = image, (x1 - x0) * (y1 - y0)
+    meta = scan.get_metadata() if scan is not None else None
+    dpi = max(meta.horizontal_dpi, meta.vertical_dpi) if meta else 0
+    if covered < SCAN_SHARE * page_area or dpi <= 0:
         return PagePlan(index, None)
     dpi = round(dpi, 1)
+    visible = [obj for obj in page.get_objects(max_depth=0) if not _invisible_text(obj)]
+    if len(visible) == 1 and visible[0].type == pdfium_c.FPDF_PAGEOBJ_IMAGE:
+        matrix = visible[0].get_matrix()
+        return PagePlan(index, dpi, meta.width, meta.height, native=True,
+                        placement=(matrix.a, matrix.b, matrix.c, matrix.d, matrix.e, matrix.f))
     width = round((right - left) * dpi / POINTS_PER_INCH)
-    # A whole number of pixels across the page's own (float) width puts each pixel of the
-    # render on one pixel of the scan: the scan comes out as it went in, not resampled.
-    scale = width / (right - left)
-    return PagePlan(index, dpi, width, round((top - bottom) * scale), scale)
+    height = round((top - bottom) * width / (right - left))
+    return PagePlan(index, dpi, width, height,
+                    placement=(right - left, 0, 0, top - bottom, left, bottom))
 
 
 class ScannedPdf:
@@ -71,9 +86,13 @@ class ScannedPdf:
         try:
             self._doc = pypdfium2.PdfDocument(path)
         except pypdfium2.PdfiumError as err:
-            raise DocumentError(_open_problem(err)) from None
+            raise DocumentError(_open_problem(path, err)) from None
         self._lock = threading.Lock()
-        self.plans = [_page_plan(index, self._doc[index]) for index in range(len(self._doc))]
+        self.plans = []
+        for index in range(len(self._doc)):
+            page = self._doc[index]
+            self.plans.append(_page_plan(index, page))
+            page.close()
         if not self.plans:
             self.close()
             raise DocumentError("the PDF holds no pages")
@@ -107,35 +126,54 @@ class ScannedPdf:
             raise PageFailed(int(Code.TOO_LARGE), "page too large to clean",
                              f"{plan.width}x{plan.height} px at {plan.dpi:g} dpi is "
                              f"{pixels / 1e6:.1f} MP, over MAX_PIXELS ({max_pixels / 1e6:.1f} MP)")
+        # PDFium is not thread-safe, and that includes freeing: every page and bitmap is closed
+        # here, under the lock, never by the garbage collector in whichever thread it runs.
         with self._lock:
             page = self._doc[plan.index]
-            bitmap = page.render(scale=plan.scale, grayscale=True,
-                                 rotation=(360 - page.get_rotation()) % 360,
-                                 may_draw_forms=False, draw_annots=False)
-            # PDFium rounds the bitmap up; the sliver past the page's edge goes.
-            image = bitmap.to_pil().convert("L").crop((0, 0, plan.width, plan.height))
+            if plan.native:
+                (scan,) = (obj for obj in page.get_objects(max_depth=0)
+                           if obj.type == pdfium_c.FPDF_PAGEOBJ_IMAGE)
+                bitmap = scan.get_bitmap(render=False)  # the scan decoded, not resampled
+                image = bitmap.to_pil()
+                image = image.copy() if image.mode in ("L", "RGB") else image.convert("RGB")
+            else:
+                left, _, right, _ = page.get_cropbox()
+                bitmap = page.render(scale=plan.width / (right - left), grayscale=True,
+                                     rotation=(360 - page.get_rotation()) % 360,
+                                     may_draw_forms=False, draw_annots=False)
+                # PDFium rounds the bitmap up; the sliver past the page's edge goes.
+                image = bitmap.to_pil().convert("L").crop((0, 0, plan.width, plan.height))
+            bitmap.close()
+            page.close()
         out = io.BytesIO()
         image.save(out, "PNG", compress_level=1, dpi=(plan.dpi, plan.dpi))
         return out.getvalue()
 
     def write(self, target: Path, cleaned: Mapping[int, Path], scratch: Path) -> None:
-        write_pdf(self.path, target, cleaned, scratch)
+        placements = {index: self.plans[index].placement for index in cleaned}
+        write_pdf(self.path, target, cleaned, placements, scratch)
 
 
-def _open_problem(err: pypdfium2.PdfiumError) -> str:
-    text = str(err)
-    if "password" in text.lower():
+def _open_problem(path: Path, err: pypdfium2.PdfiumError) -> str:
+    """Why PDFium refused the file, in the user's terms; qpdf tells a PDF of no pages (which
+    PDFium calls a format error) from a damaged one."""
+    if "password" in str(err).lower():
         return ("the PDF is encrypted with a password: decrypt it first "
                 "(qpdf --decrypt --password=PASSWORD in.pdf out.pdf)")
-    if "format" in text.lower() or "file" in text.lower():
+    try:
+        with pikepdf.open(path) as pdf:
+            if not pdf.pages:
+                return "the PDF holds no pages"
+    except pikepdf.PdfError:
         return "not a readable PDF (damaged, or not a PDF)"
-    return f"the PDF cannot be opened ({text})"
+    return f"the PDF cannot be opened ({err})"
 
 
-def write_pdf(source: Path, target: Path, cleaned: Mapping[int, Path], scratch: Path) -> None:
-    """`source` with each page in `cleaned` (page index -> cleaned PNG) drawn over its crop box
-    instead of its old content; other pages as they were. Written to a partial file first, so
-    `target` is never half a document."""
+def write_pdf(source: Path, target: Path, cleaned: Mapping[int, Path],
+              placements: Mapping[int, tuple[float, ...]], scratch: Path) -> None:
+    """`source` with each page in `cleaned` (page index -> cleaned PNG) drawing only that image,
+    at its placement, instead of its old content; other pages as they were. Written to a partial
+    file first, so `target` is never half a document."""
     indexes = sorted(cleaned)
     try:
         with ExitStack() as chunks, pikepdf.open(source) as pdf:
@@ -146,7 +184,7 @@ def write_pdf(source: Path, target: Path, cleaned: Mapping[int, Path], scratch: 
                 chunk = chunks.enter_context(pikepdf.open(chunk_path))
                 for index, image_page in zip(part, chunk.pages, strict=True):
                     image = next(iter(image_page.obj.Resources.XObject.values()))
-                    _draw_only(pdf, pdf.pages[index], pdf.copy_foreign(image))
+                    _draw_only(pdf, pdf.pages[index], pdf.copy_foreign(image), placements[index])
             partial = target.with_name(target.name + ".part")
             pdf.save(partial)
     except pikepdf.PdfError as err:
@@ -154,9 +192,9 @@ def write_pdf(source: Path, target: Path, cleaned: Mapping[int, Path], scratch: 
     partial.replace(target)
 
 
-def _draw_only(pdf: pikepdf.Pdf, page: pikepdf.Page, image: pikepdf.Object) -> None:
-    x0, y0, x1, y1 = (float(v) for v in page.cropbox)
-    left, bottom, width, height = min(x0, x1), min(y0, y1), abs(x1 - x0), abs(y1 - y0)
+def _draw_only(pdf: pikepdf.Pdf, page: pikepdf.Page, image: pikepdf.Object,
+               placement: tuple[float, ...]) -> None:
     page.obj.Resources = pikepdf.Dictionary(XObject=pikepdf.Dictionary({IMAGE_NAME: image}))
-    drawing = f"q {width:.4f} 0 0 {height:.4f} {left:.4f} {bottom:.4f} cm {IMAGE_NAME} Do Q"
+    matrix = " ".join(f"{value:.5f}" for value in placement)
+    drawing = f"q {matrix} cm {IMAGE_NAME} Do Q"
     page.obj.Contents = pikepdf.Stream(pdf, drawing.encode("ascii"))

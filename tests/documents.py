@@ -36,8 +36,8 @@ def add_vector_page(pdf: pikepdf.Pdf, text: str = "Typed, not scanned") -> None:
 
 
 def page_image(page: pikepdf.Page) -> np.ndarray:
-    """The one image a page draws, decoded."""
-    (image,) = page.obj.Resources.XObject.values()
+    """The one image a page draws, decoded (OCRmyPDF's pages also draw a text layer)."""
+    (image,) = (x for x in page.obj.Resources.XObject.values() if x.Subtype == "/Image")
     return np.array(pikepdf.PdfImage(image).as_pil_image())
 
 

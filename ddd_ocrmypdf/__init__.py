@@ -12,6 +12,7 @@ silently left dirty or blank.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import threading
@@ -42,6 +43,9 @@ class PageNotCleaned(ExitCodeException):
 
 _cleaners: dict[tuple[object, ...], Cleaner] = {}  # per process: the model loads once, not per page
 _cleaners_lock = threading.Lock()
+# page number -> (digest of the OCR image, its cleaned image): with --force-ocr the visible page is
+# the same pixels, and OCRmyPDF asks for it next in the same process, so it is cleaned once.
+_ocr_pages: dict[int, tuple[bytes, Image.Image]] = {}
 
 
 def _cleaner(ddd: DddOptions) -> Cleaner:
@@ -113,17 +117,27 @@ def check_options(options) -> None:  # noqa: ANN001 (OcrOptions)
             "writes them only when it rebuilds pages: add --force-ocr (or --deskew)")
 
 
+def _digest(image: Image.Image) -> bytes:
+    return hashlib.blake2b(image.mode.encode() + repr(image.size).encode() + image.tobytes(),
+                           digest_size=16).digest()
+
+
 @hookimpl
 def filter_ocr_image(page, image: Image.Image) -> Image.Image:  # noqa: ANN001 (PageContext)
-    return clean_image(page.options.ddd, page.pageno + 1, image)
+    cleaned = clean_image(page.options.ddd, page.pageno + 1, image)
+    if page.options.ddd.clean_final:
+        _ocr_pages[page.pageno] = (_digest(image), cleaned)
+    return cleaned
 
 
 @hookimpl
 def filter_page_image(page, image_filename: Path) -> Path:  # noqa: ANN001 (PageContext)
     if not page.options.ddd.clean_final:
         return image_filename
+    digest, cleaned = _ocr_pages.pop(page.pageno, (b"", None))
     with Image.open(image_filename) as image:
-        cleaned = clean_image(page.options.ddd, page.pageno + 1, image)
+        if cleaned is None or _digest(image) != digest:
+            cleaned = clean_image(page.options.ddd, page.pageno + 1, image)
     target = image_filename.with_name(image_filename.stem + "_ddd.png")
     cleaned.save(target, dpi=cleaned.info["dpi"])  # PNG: the output page stays lossless
     return target

@@ -4,17 +4,20 @@ under gunicorn, on a page too large to pass as one shell argument."""
 from __future__ import annotations
 
 import base64
+import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
+import pikepdf
 import pytest
 from PIL import Image
 
 from bench.processes import running_api
 from tests.conftest import encode
+from tests.documents import scan_png, scanned_pdf
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 README_URL = "http://localhost:3030"
@@ -65,3 +68,19 @@ def test_readme_example_cleans_a_real_size_page(service, page, language, command
     with Image.open(path.parent / "clean.png") as clean:
         assert (clean.format, clean.mode, clean.size) == ("PNG", "L", image.size)
     assert database.count() == before + 1
+
+
+def test_readme_document_example_runs_as_written(tmp_path, tiny_model_base):
+    """The CLI and the OCRmyPDF plugin on a folder of scans and a two-page PDF."""
+    (tmp_path / "scans").mkdir()
+    (tmp_path / "scans" / "page.png").write_bytes(scan_png(120, 80, 150))
+    scanned_pdf(tmp_path / "contract.pdf", [scan_png(120, 80, 150, seed=1),
+                                            scan_png(80, 120, 150, seed=2)])
+    env = {**os.environ, "MODEL_DIR": str(tiny_model_base),
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    subprocess.run(["bash", "-euo", "pipefail", "-c", readme_block("sh", "ocrmypdf --plugin")],
+                   cwd=tmp_path, env=env, check=True, timeout=300, capture_output=True)
+    assert (tmp_path / "cleaned" / "page.png").exists()
+    for name in ("cleaned/contract.pdf", "searchable.pdf"):
+        with pikepdf.open(tmp_path / name) as pdf:
+            assert len(pdf.pages) == 2

@@ -61,8 +61,13 @@ def clean_document(cleaner: Cleaner, source: Path, target: Path, *, max_pixels: 
             png = document.page_png(index, max_pixels)
             if png is None:
                 return None
+            cleaned_png = cleaner.clean(png)
             path = scratch / f"page-{index:06d}.png"
-            path.write_bytes(cleaner.clean(png))
+            try:
+                path.write_bytes(cleaned_png)
+            except OSError as err:  # a full disk: this page fails, the message says why
+                raise PageFailed(None, "cannot keep the cleaned page on disk",
+                                 err.strerror or str(err)) from None
             return path
 
         with ThreadPoolExecutor(max_workers=workers) as pool:

@@ -22,6 +22,7 @@ import img2pdf
 import pikepdf
 import pypdfium2
 import pypdfium2.raw as pdfium_c
+from PIL import Image
 
 from api.cleaners import DocumentError, PageFailed
 from api.codes import Code
@@ -90,7 +91,11 @@ class ScannedPdf:
         self._lock = threading.Lock()
         self.plans = []
         for index in range(len(self._doc)):
-            page = self._doc[index]
+            try:
+                page = self._doc[index]
+            except pypdfium2.PdfiumError:
+                self.close()
+                raise DocumentError(f"page {index + 1} cannot be read (damaged PDF)") from None
             self.plans.append(_page_plan(index, page))
             page.close()
         if not self.plans:
@@ -129,7 +134,17 @@ class ScannedPdf:
         # PDFium is not thread-safe, and that includes freeing: every page and bitmap is closed
         # here, under the lock, never by the garbage collector in whichever thread it runs.
         with self._lock:
-            page = self._doc[plan.index]
+            try:
+                image = self._render(plan)
+            except pypdfium2.PdfiumError as err:
+                raise PageFailed(None, "page cannot be rendered (damaged)", str(err)) from None
+        out = io.BytesIO()
+        image.save(out, "PNG", compress_level=1, dpi=(plan.dpi, plan.dpi))
+        return out.getvalue()
+
+    def _render(self, plan: PagePlan) -> Image.Image:
+        page = self._doc[plan.index]
+        try:
             if plan.native:
                 (scan,) = (obj for obj in page.get_objects(max_depth=0)
                            if obj.type == pdfium_c.FPDF_PAGEOBJ_IMAGE)
@@ -144,10 +159,9 @@ class ScannedPdf:
                 # PDFium rounds the bitmap up; the sliver past the page's edge goes.
                 image = bitmap.to_pil().convert("L").crop((0, 0, plan.width, plan.height))
             bitmap.close()
+        finally:
             page.close()
-        out = io.BytesIO()
-        image.save(out, "PNG", compress_level=1, dpi=(plan.dpi, plan.dpi))
-        return out.getvalue()
+        return image
 
     def write(self, target: Path, cleaned: Mapping[int, Path], scratch: Path) -> None:
         placements = {index: self.plans[index].placement for index in cleaned}

@@ -120,9 +120,16 @@ def damaged(path: Path) -> Path:
     return path
 
 
+def truncated(path: Path) -> Path:
+    data = scanned_pdf(path, [scan_png(60, 40, 72, seed=i) for i in range(4)]).read_bytes()
+    path.write_bytes(data[:len(data) * 6 // 10])  # a download cut short
+    return path
+
+
 @pytest.mark.parametrize(("make", "message"), [
     (encrypted, "the PDF is encrypted with a password: decrypt it first (qpdf --decrypt"),
     (damaged, "not a readable PDF (damaged, or not a PDF)"),
+    (truncated, "not a readable PDF (damaged, or not a PDF)"),
     (no_pages, "the PDF holds no pages"),
     (vector_only, "no page holds a scanned image (vector text and drawings only): nothing to "
                   "clean"),

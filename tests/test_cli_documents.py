@@ -183,9 +183,9 @@ MEMORY_PROBE = textwrap.dedent("""
 def test_memory_holds_pages_not_the_document(tmp_path):
     """2,000 pages cost about what 20 do: pages wait on disk, the writer holds one chunk."""
     peaks = {}
+    scans = [scan_png(300, 200, 100, seed=seed) for seed in range(7)]
     for pages in (20, 2000):
-        source = scanned_pdf(tmp_path / f"{pages}.pdf",
-                             [scan_png(300, 200, 100, seed=i % 7) for i in range(pages)])
+        source = scanned_pdf(tmp_path / f"{pages}.pdf", [scans[i % 7] for i in range(pages)])
         result = subprocess.run([sys.executable, "-c", MEMORY_PROBE, str(source),
                                  str(tmp_path / f"out-{pages}.pdf")], cwd=ROOT,
                                 capture_output=True, text=True, timeout=300, check=True)

@@ -30,8 +30,12 @@ from api.codes import Code
 POINTS_PER_INCH = 72
 # A page is a scan when one image covers at least this share of it; a logo on a typed page is not.
 SCAN_SHARE = 0.25
-CHUNK_PAGES = 16  # cleaned pages per img2pdf chunk: what the writer holds in memory at once
+CHUNK_PAGES = 16  # cleaned pages per img2pdf chunk
+# PDFium keeps what it has read of a document until the document is closed: reopening it after
+# this many pages keeps a long scan's images from piling up in memory.
+PAGES_PER_OPEN = 64
 IMAGE_NAME = "/DDDClean"
+STREAM = pikepdf.AccessMode.stream
 
 
 @dataclass(frozen=True)
@@ -89,10 +93,11 @@ class ScannedPdf:
         except pypdfium2.PdfiumError as err:
             raise DocumentError(_open_problem(path, err)) from None
         self._lock = threading.Lock()
+        self._loaded = 0
         self.plans = []
         for index in range(len(self._doc)):
             try:
-                page = self._doc[index]
+                page = self._page(index)
             except pypdfium2.PdfiumError:
                 self.close()
                 raise DocumentError(f"page {index + 1} cannot be read (damaged PDF)") from None
@@ -142,8 +147,15 @@ class ScannedPdf:
         image.save(out, "PNG", compress_level=1, dpi=(plan.dpi, plan.dpi))
         return out.getvalue()
 
+    def _page(self, index: int) -> pypdfium2.PdfPage:
+        self._loaded += 1
+        if self._loaded % PAGES_PER_OPEN == 0:
+            self._doc.close()
+            self._doc = pypdfium2.PdfDocument(self.path)
+        return self._doc[index]
+
     def _render(self, plan: PagePlan) -> Image.Image:
-        page = self._doc[plan.index]
+        page = self._page(plan.index)
         try:
             if plan.native:
                 (scan,) = (obj for obj in page.get_objects(max_depth=0)
@@ -158,6 +170,7 @@ class ScannedPdf:
                                      may_draw_forms=False, draw_annots=False)
                 # PDFium rounds the bitmap up; the sliver past the page's edge goes.
                 image = bitmap.to_pil().convert("L").crop((0, 0, plan.width, plan.height))
+            bitmap.warn_on_close = False  # safe: the image above is a copy, not a view of it
             bitmap.close()
         finally:
             page.close()
@@ -190,12 +203,13 @@ def write_pdf(source: Path, target: Path, cleaned: Mapping[int, Path],
     file first, so `target` is never half a document."""
     indexes = sorted(cleaned)
     try:
-        with ExitStack() as chunks, pikepdf.open(source) as pdf:
+        # Streamed reads, not memory maps: a mapped file's pages count as this process's memory.
+        with ExitStack() as chunks, pikepdf.open(source, access_mode=STREAM) as pdf:
             for start in range(0, len(indexes), CHUNK_PAGES):
                 part = indexes[start:start + CHUNK_PAGES]
                 chunk_path = scratch / f"chunk-{start:06d}.pdf"
                 chunk_path.write_bytes(img2pdf.convert([str(cleaned[i]) for i in part]))
-                chunk = chunks.enter_context(pikepdf.open(chunk_path))
+                chunk = chunks.enter_context(pikepdf.open(chunk_path, access_mode=STREAM))
                 for index, image_page in zip(part, chunk.pages, strict=True):
                     image = next(iter(image_page.obj.Resources.XObject.values()))
                     _draw_only(pdf, pdf.pages[index], pdf.copy_foreign(image), placements[index])

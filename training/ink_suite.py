@@ -293,7 +293,7 @@ def before_after(pages: Sequence[InkPage], denoisers: dict[str, Denoiser], path:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    from training.evaluate import named_paths, window_grid
+    from training.evaluate import named_paths, window_grid  # evaluate imports this module
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", nargs="+", required=True, metavar="NAME=VERSION_DIR")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 
+from serving.config_files import ConfigError, model_configs
 from serving.flags import parse_flags
 
 
@@ -13,11 +14,11 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    from serving.config_files import ConfigError
-    from serving.server import run_server  # TensorFlow is imported only past the flag checks
-
     try:
-        return run_server(options)
+        configs = model_configs(options)
+        from serving.server import run_server  # TensorFlow is imported only past the checks
+
+        return run_server(options, configs)
     except (ConfigError, OSError) as error:
         logging.getLogger("serving").error("Failed to start server. Error: %s", error)
         return 1

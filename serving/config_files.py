@@ -3,6 +3,7 @@ ModelServerConfig, parsed with the real message definition."""
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,16 @@ class ConfigError(ValueError):
 class ModelConfig:
     name: str
     base_path: str
+
+
+def model_configs(options: argparse.Namespace) -> list[ModelConfig]:
+    """The models the flags name. The batching file need only be readable: the stand-in runs
+    each call on its own (batching is production's TF Serving's job)."""
+    if options.enable_batching and options.batching_parameters_file:
+        Path(options.batching_parameters_file).read_text()
+    if options.model_config_file:
+        return read_model_config(options.model_config_file)
+    return [ModelConfig(options.model_name, options.model_base_path)]
 
 
 def read_model_config(path: str | Path) -> list[ModelConfig]:

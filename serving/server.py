@@ -8,12 +8,11 @@ import os
 import signal
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import tensorflow as tf
 from werkzeug.serving import WSGIRequestHandler, make_server
 
-from serving.config_files import ModelConfig, read_model_config
+from serving.config_files import ModelConfig
 from serving.grpc_api import make_grpc_server
 from serving.models import Registry
 from serving.rest_api import RestApi
@@ -34,14 +33,10 @@ class QuietRequestHandler(WSGIRequestHandler):
         return None
 
 
-def run_server(options: argparse.Namespace) -> int:
+def run_server(options: argparse.Namespace, configs: list[ModelConfig]) -> int:
     """Loads the initial versions, serves until SIGTERM or SIGINT, then stops."""
     configure_precision(options.mixed_precision)
-    configs = (read_model_config(options.model_config_file) if options.model_config_file
-               else [ModelConfig(options.model_name, options.model_base_path)])
     if options.enable_batching:
-        if options.batching_parameters_file:
-            Path(options.batching_parameters_file).read_text()  # unreadable: start-up fails
         log.info("Batching enabled: the stand-in runs each call on its own")
     pool = ThreadPoolExecutor(4 * (os.cpu_count() or 1), thread_name_prefix="predict")
     registry = Registry(configs, pool, options.file_system_poll_wait_seconds)

@@ -5,34 +5,23 @@ from __future__ import annotations
 import logging
 import sys
 
-from serving.config_files import ConfigError
-from serving.flags import FlagError, parse_flags, usage
+from serving.config_files import ConfigError, model_configs
+from serving.flags import parse_flags
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    if "--help" in args or "-h" in args:
-        print(usage())
-        return 0
-    try:
-        options = parse_flags(args)
-    except FlagError as error:
-        print(f"error: {error}\n\n{usage()}", file=sys.stderr)
-        return 2
-    configure_logging()
-    from serving.server import run_server  # TensorFlow is imported only past the flag checks
-
-    try:
-        return run_server(options)
-    except (ConfigError, OSError) as error:
-        logging.getLogger("serving").error("Failed to start server. Error: %s", error)
-        return 1
-
-
-def configure_logging() -> None:
+    options = parse_flags(sys.argv[1:] if argv is None else argv)  # exits 2 on a bad flag
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    try:
+        configs = model_configs(options)
+        from serving.server import run_server  # TensorFlow is imported only past the checks
+
+        return run_server(options, configs)
+    except (ConfigError, OSError) as error:
+        logging.getLogger("serving").error("Failed to start server. Error: %s", error)
+        return 1
 
 
 if __name__ == "__main__":

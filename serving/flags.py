@@ -1,131 +1,49 @@
-"""The `tensorflow_model_server` command-line flags that the stand-in understands.
-
-Flag names, defaults and checks follow tensorflow_serving/model_servers/main.cc, server.h and
-server.cc. The real binary (tsl command_line_flags) reads only `--flag=value` (and a bare `--flag`
-for booleans); the stand-in also takes `--flag value`, and unlike the real binary it refuses
-unknown arguments instead of printing them and carrying on.
-"""
+"""The `tensorflow_model_server` flags the stand-in's callers pass (docker-compose.yml and the
+official image's entrypoint, `make run-stack`, the tests), with its names and defaults (main.cc,
+server.h). Write `--flag=value`: the real binary reads only that form (and a bare `--flag` for
+booleans). A repeated flag keeps its last value, as the entrypoint relies on when it adds its own
+flags before the command's; unknown flags are refused (the real binary warns and carries on)."""
 
 from __future__ import annotations
 
-import dataclasses
-import os
-from dataclasses import dataclass, field
+import argparse
 
 
-class FlagError(ValueError):
-    """A command line the server cannot run with; the message says which flag and why."""
+def _bool(text: str) -> bool:
+    if text.lower() not in ("true", "1", "false", "0"):
+        raise argparse.ArgumentTypeError(f"couldn't interpret value {text!r}")
+    return text.lower() in ("true", "1")
 
 
-@dataclass(frozen=True)
-class ServerOptions:
-    """What the command line asked for (names as in tensorflow_model_server)."""
-
-    port: int = 8500
-    grpc_host: str = "0.0.0.0"
-    grpc_max_threads: int = field(default_factory=lambda: 4 * (os.cpu_count() or 1))
-    grpc_channel_arguments: str = ""
-    rest_api_port: int = 0
-    rest_api_host: str = "0.0.0.0"
-    rest_api_num_threads: int = field(default_factory=lambda: 4 * (os.cpu_count() or 1))
-    rest_api_timeout_in_ms: int = 30000
-    enable_batching: bool = False
-    batching_parameters_file: str = ""
-    model_config_file: str = ""
-    model_name: str = "default"
-    model_base_path: str = ""
-    file_system_poll_wait_seconds: int = 1
-    enable_model_warmup: bool = True
-    tensorflow_intra_op_parallelism: int = 0
-    tensorflow_inter_op_parallelism: int = 0
-    mixed_precision: str = ""
-
-
-HELP = {
-    "port": "TCP port for the gRPC API (not 0: TF Serving cannot run without gRPC)",
-    "grpc_host": "address to bind the gRPC API to (stand-in only; the real server binds all)",
-    "grpc_max_threads": "gRPC calls handled at once (default: 4 x CPUs)",
-    "grpc_channel_arguments": "gRPC server arguments, e.g. grpc.max_connection_age_ms=2000,...",
-    "rest_api_port": "port for the HTTP/REST API; 0: no REST API; must differ from --port",
-    "rest_api_host": "address to bind the REST API to (stand-in only; the real server binds all)",
-    "rest_api_num_threads": "number of model calls run at once (default: 4 x CPUs)",
-    "rest_api_timeout_in_ms": "timeout for HTTP/REST API calls; 0 or less: none",
-    "enable_batching": "read and check --batching_parameters_file (the stand-in does not batch)",
-    "batching_parameters_file": "ascii BatchingParameters protobuf (needs --enable_batching)",
-    "model_config_file": "ascii ModelServerConfig protobuf; --model_name/--model_base_path "
-    "are ignored when set",
-    "model_name": "name of the model (ignored with --model_config_file)",
-    "model_base_path": "folder holding numbered versions (ignored with --model_config_file)",
-    "file_system_poll_wait_seconds": "seconds between polls for new versions; 0: poll once",
-    "enable_model_warmup": "accepted; our exports carry no warm-up requests to replay",
-    "tensorflow_intra_op_parallelism": "threads for one op; 0: TensorFlow's choice",
-    "tensorflow_inter_op_parallelism": "ops run at once; 0: TensorFlow's choice",
-    "mixed_precision": "bfloat16: bfloat16 automatic mixed precision (pays on AVX512-BF16/AMX "
-    "CPUs only); other values are warned about and ignored",
-}
-
-_FIELDS = {f.name: f for f in dataclasses.fields(ServerOptions)}
+def parser() -> argparse.ArgumentParser:
+    flags = argparse.ArgumentParser(prog="python -m serving", allow_abbrev=False,
+                                    description="Development stand-in for TensorFlow Serving.")
+    add = flags.add_argument
+    add("--port", type=int, default=8500, help="TCP port for the gRPC API")
+    add("--grpc_host", default="0.0.0.0", help="address for the gRPC API (stand-in only)")
+    add("--rest_api_port", type=int, default=0, help="port for the REST API; 0: none")
+    add("--rest_api_host", default="0.0.0.0", help="address for the REST API (stand-in only)")
+    add("--rest_api_timeout_in_ms", type=int, default=30000,
+        help="a REST call past this answers 504; 0 or less: no timeout")
+    add("--model_name", default="default", help="ignored with --model_config_file")
+    add("--model_base_path", default="", help="folder of numbered versions (idem)")
+    add("--model_config_file", default="", help="text ModelServerConfig")
+    add("--enable_batching", type=_bool, nargs="?", const=True, default=False,
+        help="accepted; the stand-in runs each call on its own")
+    add("--batching_parameters_file", default="", help="must be readable (needs the flag above)")
+    add("--file_system_poll_wait_seconds", type=int, default=1,
+        help="seconds between looks for new versions; 0 or less: at start only")
+    add("--mixed_precision", default="",
+        help="bfloat16: TF Serving's bfloat16 rewrite; other values are warned about")
+    return flags
 
 
-def usage(program: str = "python -m serving") -> str:
-    defaults = ServerOptions()
-    lines = [f"usage: {program} [--flag=value | --flag value] ...", "Flags:"]
-    for name, text in HELP.items():
-        default = getattr(defaults, name)
-        shown = str(default).lower() if isinstance(default, bool) else f"{default}"
-        lines.append(f"  --{name}={shown}".ljust(46) + text)
-    return "\n".join(lines)
-
-
-def parse_flags(argv: list[str]) -> ServerOptions:
-    """Reads argv (without the program name); a repeated flag keeps its last value, as the
-    official image's entrypoint relies on when it adds its own flags before the user's."""
-    values: dict[str, object] = {}
-    args = list(argv)
-    while args:
-        arg = args.pop(0)
-        if not arg.startswith("--") or arg == "--":
-            raise FlagError(f"unknown argument: {arg}")
-        name, has_value, text = arg[2:].partition("=")
-        if name not in _FIELDS:
-            raise FlagError(f"unknown flag: --{name}")
-        kind = _FIELDS[name].type
-        if not has_value:
-            if kind == "bool":
-                text = "true"
-            elif args:
-                text = args.pop(0)
-            else:
-                raise FlagError(f"flag --{name} needs a value")
-        values[name] = _convert(name, kind, text)
-    options = ServerOptions(**values)
-    check_options(options)
-    return options
-
-
-def _convert(name: str, kind: str, text: str) -> object:
-    if kind == "bool":
-        if text.lower() in ("true", "1"):
-            return True
-        if text.lower() in ("false", "0"):
-            return False
-        raise FlagError(f"couldn't interpret value {text!r} for flag --{name}")
-    if kind == "int":
-        try:
-            return int(text)
-        except ValueError:
-            raise FlagError(f"couldn't interpret value {text!r} for flag --{name}") from None
-    return text
-
-
-def check_options(options: ServerOptions) -> None:
-    """The start-up checks of server.cc (Server::BuildAndStart)."""
+def parse_flags(argv: list[str]) -> argparse.Namespace:
+    """The options, after the start-up checks of server.cc that apply here."""
+    flags = parser()
+    options = flags.parse_args(argv)
     if not options.model_base_path and not options.model_config_file:
-        raise FlagError("both --model_base_path and --model_config_file are empty")
+        flags.error("both --model_base_path and --model_config_file are empty")
     if options.batching_parameters_file and not options.enable_batching:
-        raise FlagError("--batching_parameters_file is set without --enable_batching")
-    if options.port == 0:  # the stand-in has no --grpc_socket_path to take its place
-        raise FlagError("At least one of server_options.grpc_port or "
-                        "server_options.grpc_socket_path must be set.")
-    if min(options.rest_api_num_threads, options.grpc_max_threads) <= 0:
-        raise FlagError("--rest_api_num_threads and --grpc_max_threads must be positive")
+        flags.error("--batching_parameters_file is set without --enable_batching")
+    return options

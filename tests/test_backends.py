@@ -11,7 +11,7 @@ import pytest
 from api.backends import BackendUnavailable, InvalidImage
 from api.backends.in_process import InProcessBackend
 from api.backends.tf_serving import TFServingBackend
-from bench.processes import free_port, running_model_server
+from bench.processes import free_port
 from tests.conftest import decode_clean, encode, page_array, page_png
 from tests.test_hostile import LEAKS
 from tests.test_routes import assert_answer, assert_row, b64
@@ -20,9 +20,8 @@ PAGES = [page_png(64, 48), page_png(541, 259, seed=3), page_png(1, 1), page_png(
 
 
 @pytest.fixture(scope="module")
-def model_server(tiny_model_base, tmp_path_factory):
-    with running_model_server(tiny_model_base, tmp_path_factory.mktemp("srv") / "log") as server:
-        yield server
+def model_server(local_serving):
+    return local_serving
 
 
 @pytest.fixture(scope="module")

@@ -652,11 +652,8 @@ def test_jobs_run_the_project_commands_as_their_own_users(objects):
 # --- the serving probe, run for real --------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def model_server(tiny_model_base, tmp_path_factory):
-    from bench.processes import running_model_server
-
-    with running_model_server(tiny_model_base, tmp_path_factory.mktemp("k8s") / "log") as server:
-        yield server
+def model_server(local_serving):
+    return local_serving
 
 
 def test_serving_readiness_probe_passes_only_when_the_model_is_available(model_server):

@@ -150,6 +150,9 @@ def test_predict_float_signature_returns_nested_lists(target):
 
 
 NOT_AN_IMAGE = b64(b"this is not an image")
+# What the API's backend and bench.direct can meet: the status decides (400: the image, else the
+# server), the message is logged. Other malformed requests are refused with the stand-in's own
+# words (tests/test_serving_json_codec.py).
 BAD_REQUESTS = [
     # (id, url suffix, JSON body or raw bytes, HTTP status, text the error message contains)
     ("unknown-version", "/versions/999999:predict", {"instances": [NOT_AN_IMAGE]}, 404,
@@ -157,30 +160,12 @@ BAD_REQUESTS = [
     ("unknown-signature", ":predict", {"signature_name": "nope", "instances": [NOT_AN_IMAGE]},
      400, 'Serving signature name: "nope" not found in signature def'),
     ("malformed-json", ":predict", b'{"instances": [', 400, "JSON Parse error"),
-    ("not-json", ":predict", b"instances = [1, 2]", 400, "JSON Parse error: Invalid value"),
-    ("empty-body", ":predict", b"", 400, "JSON Parse error: The document is empty"),
-    ("not-an-object", ":predict", [1, 2], 400, "Is not object"),
     ("missing-instances-and-inputs", ":predict", {"signature_name": "serving_default"}, 400,
      "Missing 'inputs' or 'instances' key"),
-    ("empty-instances", ":predict", {"instances": []}, 400, "No values in 'instances' array"),
-    ("instances-not-a-list", ":predict", {"instances": NOT_AN_IMAGE}, 400,
-     "Expecting 'instances' to be an list/array"),
-    ("signature-name-not-string", ":predict", {"signature_name": 5, "instances": [1]}, 400,
-     "'signature_name' key must be a string value."),
     ("non-image-bytes", ":predict", {"instances": [NOT_AN_IMAGE]}, 400,
      "Unknown image file format"),
-    ("wrong-input-name-row", ":predict", {"instances": [{"pixels": NOT_AN_IMAGE}]}, 400,
-     "does not have named input: pixels"),
     ("bad-base64", ":predict", {"instances": [{"b64": "@@@not base64@@@"}]}, 400,
      "Unable to base64 decode"),
-    ("number-for-string-input", ":predict", {"instances": [3.5]}, 400,
-     "is not of expected type: string"),
-    ("string-for-float-input", ":predict", {"signature_name": "denoise", "instances": ["x"]},
-     400, "is not of expected type: float"),
-    ("ragged-instances", ":predict",
-     {"signature_name": "denoise", "instances": [[[[0.5]]], [[[0.5], [0.5]]]]}, 400,
-     "Expecting"),
-    ("unknown-verb", ":explain", {"instances": [1]}, 400, "Malformed request: POST"),
 ]
 
 

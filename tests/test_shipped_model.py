@@ -34,6 +34,12 @@ def shipped():
     return version, card
 
 
+@pytest.fixture(scope="module")
+def serve(shipped):
+    """The shipped version's serving_default, loaded once for the module."""
+    return tf.saved_model.load(str(shipped[0])).signatures["serving_default"]
+
+
 def data_page(folder: str, page_id: int) -> np.ndarray:
     path = DATA_DIR / folder / f"{page_id}.png"
     if not path.exists():
@@ -57,12 +63,10 @@ def test_card_describes_the_version(shipped):
     assert {"serving_default", "denoise"} <= set(signatures)
 
 
-def test_cleans_a_real_page_far_better_than_doing_nothing(shipped):
+def test_cleans_a_real_page_far_better_than_doing_nothing(serve):
     """An export sanity check (the page was seen in training; quality is measured on held-out
     blocks by training.evaluate): a broken scale, crop or PNG step would fail it."""
-    version, _ = shipped
     dirty, clean = data_page("train", 50), data_page("train_cleaned", 50)
-    serve = tf.saved_model.load(str(version)).signatures["serving_default"]
     png = serve(image_bytes=tf.constant([(DATA_DIR / "train" / "50.png").read_bytes()]))
     out = np.asarray(Image.open(io.BytesIO(png["clean_png_bytes"].numpy()[0])))
     assert out.shape == dirty.shape and out.dtype == np.uint8
@@ -106,18 +110,16 @@ def test_tiles_do_not_show_on_a_large_page(shipped):
                                   "LiberationSerif-Bold bold 80px faint",
                                   "DejaVuSans regular 54px faint", "solid marks black",
                                   "solid marks faint"])
-def test_keeps_bold_type_faint_ink_and_solid_marks(shipped, name):
+def test_keeps_bold_type_faint_ink_and_solid_marks(serve, name):
     """Version 3 returned bold type and solid marks as hollow outlines and washed faint ink out
     (issue 27). Through serving_default, with the PNG bytes a client sends, the strokes' inner
     pixels stay dark and no letter comes back hollow."""
-    version, _ = shipped
     pages = {p.name: p for p in suite_pages()}
     if name not in pages:
         pytest.skip(f"{name.split()[0]} not installed (make fonts)")
     page = pages[name]
     sent = io.BytesIO()
     Image.fromarray(np.round(page.dirty * 255).astype(np.uint8)).save(sent, "PNG")
-    serve = tf.saved_model.load(str(version)).signatures["serving_default"]
     png = serve(image_bytes=tf.constant([sent.getvalue()]))["clean_png_bytes"].numpy()[0]
     out = np.asarray(Image.open(io.BytesIO(png)), np.float32) / 255.0
     result = score(page, out)

@@ -109,7 +109,7 @@ def test_api_over_grpc_answers_code_5_when_serving_is_gone(start_server):
     from bench.processes import free_port
 
     server, database = start_server(tf_serving_grpc=f"127.0.0.1:{free_port()}",
-                                    tf_serving_timeout=5)
+                                    tf_serving_timeout=2)
     response = server.clean(PAGES[0])
     assert_answer(response, 5)
     assert_row(database, response, 5, b64(PAGES[0]))

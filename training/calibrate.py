@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from tfmodel.runtime import import_tensorflow
+from training.denoisers import keras_denoiser
 from training.pages import Page, add_data_argument, load_pages
 
 
@@ -70,8 +71,6 @@ def pool_rmse(outputs: Sequence[np.ndarray], targets: Sequence[np.ndarray]) -> f
 
 def network_levels(model, pages: Sequence[Page], *, multiple: int, margin: int) -> list[np.ndarray]:
     """uint8 outputs of a Keras model on whole pages, padded as the export pads them."""
-    from training.denoisers import keras_denoiser
-
     run = keras_denoiser(model, multiple=multiple, margin=margin)
     return [np.round(run(p.dirty[None, ..., None])[0, ..., 0] * 255).astype(np.uint8)
             for p in pages]
@@ -80,7 +79,7 @@ def network_levels(model, pages: Sequence[Page], *, multiple: int, margin: int) 
 def calibrate_run(run: Path, data: str | Path, margin: int = 64, command: str = "") -> dict:
     """Fits the table for `run/model.keras` on the run's training pages; writes
     `run/calibration.json` (the table and the RMSE on those pages before and after)."""
-    import keras
+    import keras  # TensorFlow loads here: --help and the quick-tier tests of the fit need none
 
     config = json.loads((run / "config.json").read_text())
     card = json.loads((run / "card.json").read_text())

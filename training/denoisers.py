@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+# tensorflow is imported in the functions that run it: training.calibrate's quick-tier tests
+# import this module.
 from training.imageops import to_uint8
 from training.pages import Page
 

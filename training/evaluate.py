@@ -21,9 +21,13 @@ from pathlib import Path
 
 import numpy as np
 
+# tensorflow, keras, training.export and training.model (which load TensorFlow) and matplotlib
+# are imported in the functions: --help is instant, and import_tensorflow sets TensorFlow's
+# threads and allocator before it loads.
 from tfmodel.precision import MODES
 from tfmodel.precision import enable as enable_precision
 from tfmodel.runtime import import_tensorflow
+from training import metrics
 from training.denoisers import (
     Denoiser,
     denoise_pages,
@@ -322,8 +326,6 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 def false_ink_definition() -> dict:
-    from training import metrics
-
     return {"dark_below": metrics.DARK, "target_ink_below": metrics.INK,
             "reach_px": metrics.REACH, "connectivity": 8}
 

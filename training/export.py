@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import keras
 import tensorflow as tf
 
 from tfmodel.versions import version_folders
@@ -234,8 +235,6 @@ def keras_from_export(version_dir: Path, builder: Callable, **kwargs):
 
 
 def main(argv: list[str] | None = None) -> None:
-    import keras
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model", help="trained Keras model file (.keras)")
     parser.add_argument("--base", default=str(DEFAULT_BASE),

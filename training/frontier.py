@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import multiprocessing
 import shlex
 import sys
 import tempfile
@@ -38,13 +39,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
+import tensorflow as tf  # already loaded by training.export
 from PIL import Image
 
+from tfmodel.precision import enable
 from tfmodel.runtime import import_tensorflow
 from tfmodel.versions import version_folders
-from training.card import SETS
-from training.export import DEFAULT_BASE
+from training.card import SETS, validation_section
+from training.export import DEFAULT_BASE, export_model
 from training.imageops import read_gray
+from training.model import build_baseline, size_multiple
 from training.pages import add_data_argument, list_ids
 
 BEGIN, END = "<!-- frontier:begin -->", "<!-- frontier:end -->"
@@ -85,8 +89,6 @@ def version_points(base: Path) -> list[Point]:
 
 def run_point(name: str, run: Path) -> Point:
     """A candidate: a validation run exported to RUN/export/1 and scored in RUN/eval."""
-    from training.card import validation_section
-
     section = validation_section(run)
     card = json.loads((run / "export" / "1.card.json").read_text())
     return Point(name, "candidate", run / "export" / "1", card.get("architecture", "?"),
@@ -98,8 +100,6 @@ def twin(point: Point, mode: str) -> Point:
     evaluation = point.folder.parents[1] / f"eval-{mode}" if point.kind == "candidate" else None
     figures, source = {key: None for key in point.figures}, "not scored in " + mode
     if evaluation is not None and (evaluation / "report.json").exists():
-        from training.card import validation_section
-
         figures = _figures(validation_section(evaluation.parent, evaluation.name))
         source = f"{evaluation}/report.json"
     return Point(f"{point.name} {mode}", point.kind, point.folder, point.architecture,
@@ -109,9 +109,6 @@ def twin(point: Point, mode: str) -> Point:
 def baseline_point(versions: Sequence[Point], base: Path, scratch: Path) -> Point | None:
     """The original service's architecture, exported with fresh weights for timing; its
     held-out figures are the newest card's record of it (same budget and data mix)."""
-    from training.export import export_model
-    from training.model import build_baseline, size_multiple
-
     for point in reversed(versions):
         card = json.loads((base / f"{point.folder.name}.card.json").read_text())
         recorded = card.get("validation", {}).get("baseline_architecture_same_budget")
@@ -169,8 +166,6 @@ def _png(page: np.ndarray) -> bytes:
 
 def calls(folder: Path, pages: dict[str, bytes]) -> dict[str, Callable[[], object]]:
     """{"denoise 540x420": call, "serving_default 540x420": call, ...} for one SavedModel."""
-    import tensorflow as tf
-
     loaded = tf.saved_model.load(str(folder))
     denoise, serve = loaded.signatures["denoise"], loaded.signatures["serving_default"]
     out = {}
@@ -189,8 +184,6 @@ class TwinWorker:
     call returns the milliseconds measured there."""
 
     def __init__(self, points: Sequence[Point], pages: dict[str, bytes], threads: int) -> None:
-        import multiprocessing
-
         context = multiprocessing.get_context("spawn")
         self.connection, child = context.Pipe()
         folders = {p.name: (p.folder, p.precision) for p in points}
@@ -211,10 +204,6 @@ class TwinWorker:
 def _twin_calls(connection, folders: dict[str, tuple[Path, str]], pages: dict[str, bytes],
                 threads: int) -> None:
     import_tensorflow(threads, 2)
-    import tensorflow as tf
-
-    from tfmodel.precision import enable
-
     for mode in {mode for _, mode in folders.values()}:
         enable(tf, mode)
     loaded = {name: calls(folder, pages) for name, (folder, _) in folders.items()}

@@ -14,6 +14,7 @@ page engine's training stream.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import shlex
 import sys
@@ -125,8 +126,10 @@ def marks_page(ink: str, rng: np.random.Generator) -> InkPage:
     return _finish(f"solid marks {ink}", "marks", "solid", 0, ink, coverage, rng)
 
 
-def suite_pages(seed: int = 31) -> list[InkPage]:
-    """Every face x weight x size x ink, and the marks in both inks (same pages every run)."""
+@functools.cache
+def suite_pages(seed: int = 31) -> tuple[InkPage, ...]:
+    """Every face x weight x size x ink, and the marks in both inks (same pages every run, so
+    made once per process)."""
     rng = np.random.default_rng(seed)
     pages = []
     for name in FACES:
@@ -139,7 +142,7 @@ def suite_pages(seed: int = 31) -> list[InkPage]:
     pages += [marks_page(ink, rng) for ink in INKS]
     if len(pages) <= 2:
         raise RuntimeError("no DejaVu or Liberation faces: install them (make fonts)")
-    return pages
+    return tuple(pages)
 
 
 def otsu(x: np.ndarray) -> np.ndarray:
@@ -290,7 +293,7 @@ def before_after(pages: Sequence[InkPage], denoisers: dict[str, Denoiser], path:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    from training.evaluate import named_paths, window_grid
+    from training.evaluate import named_paths, window_grid  # evaluate imports this module
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", nargs="+", required=True, metavar="NAME=VERSION_DIR")

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import ndimage
 
 from training.pages import Page
 
@@ -34,7 +35,7 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 def ssim(a: np.ndarray, b: np.ndarray) -> float:
     """SSIM with the standard 11x11 Gaussian window (tf.image.ssim), pixel range [0, 1];
     the window shrinks for images smaller than that."""
-    import tensorflow as tf
+    import tensorflow as tf  # only here: the rest of the module serves the quick tier
 
     pair = [tf.constant(np.asarray(x, np.float32)[..., None]) for x in (a, b)]
     return float(tf.image.ssim(*pair, max_val=1.0, filter_size=min(11, *np.shape(a))))
@@ -45,8 +46,6 @@ def false_ink_mask(
     reach: int = REACH,
 ) -> tuple[np.ndarray, int]:
     """(labels of the false-ink components, their number): 0 where there is none."""
-    from scipy import ndimage
-
     near_ink = ndimage.binary_dilation(clean < ink, np.ones((3, 3), bool), iterations=reach) \
         if reach else clean < ink
     labels, count = ndimage.label(output < dark, np.ones((3, 3), int))

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+# tensorflow and training.export (which loads it) are imported in the functions: the sampler
+# runs without TensorFlow, and training.train sets TensorFlow's options before it loads.
 from training.augment import jitter_input, stroke_weight
 from training.backgrounds import composite, synthetic_background
 from training.imageops import resize

@@ -11,6 +11,7 @@ model card fields that `python -m training.export model.keras --card card.json` 
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import math
 import os
@@ -21,9 +22,13 @@ from pathlib import Path
 
 import numpy as np
 
+# keras, tensorflow and training.model (keras) are imported in the functions: TensorFlow reads
+# TF_ENABLE_ONEDNN_OPTS once, when it loads, and parse_args sets it from --onednn first.
 from tfmodel.runtime import import_tensorflow
+from training.denoisers import denoise_pages, keras_denoiser
 from training.fonts import available_faces
 from training.input_sets import document_pages, robustness_pages
+from training.metrics import score_pages
 from training.pages import (
     VAL_BLOCKS,
     add_data_argument,
@@ -139,8 +144,6 @@ def builder_args(args: argparse.Namespace) -> dict:
 
 def describe(args: argparse.Namespace) -> str:
     """The architecture in a few words, e.g. `unet[16, 24, 48, 64, 96]`."""
-    import inspect
-
     from training.model import BUILDERS
 
     defaults = {name: parameter.default for name, parameter in
@@ -208,9 +211,6 @@ def make_validation_callback(keras, model, val_sets: dict, multiple: int, margin
     """Adds `val_rmse` (and one entry per extra set, and `val_score`: real pages plus synthetic
     documents) to the epoch logs, measured on whole pages exactly as the export runs them;
     callbacks after it (checkpoint, early stop) read them."""
-    from training.denoisers import denoise_pages, keras_denoiser
-    from training.metrics import score_pages
-
     denoiser = keras_denoiser(model, multiple=multiple, margin=margin)
 
     class PageValidation(keras.callbacks.Callback):

@@ -75,7 +75,8 @@ class TFServingBackend:
 
     def _available_version(self) -> str:
         try:
-            response = self._session.get(self.status_url, timeout=(self._connect_timeout, 5.0))
+            response = self._session.get(self.status_url,
+                                         timeout=(self._connect_timeout, min(5.0, self.timeout)))
             states = response.json()["model_version_status"] if response.ok else []
         except (requests.RequestException, ValueError, KeyError) as err:
             raise BackendUnavailable(str(err)) from None

@@ -42,12 +42,14 @@ run-stack: setup
 	$(PY) -m api.schema
 	scripts/run_stack.sh
 
+# Worker processes for `make test`; each holds its own models and servers (about 2 GB at peak).
+TEST_WORKERS ?= 2
 test: setup fonts
 	scripts/ensure_mariadb.sh
 	scripts/ensure_debian_packages.sh /usr/bin/chromium chromium chromium-driver libatomic1
 	scripts/ensure_debian_packages.sh /usr/sbin/nginx nginx-light
 	scripts/ensure_debian_packages.sh /usr/bin/jq jq curl  # the README's curl example (test_readme)
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist worksteal
 
 # The quick tier for the edit loop (about a minute): lint, then the tests marked quick.
 check: setup

@@ -43,7 +43,8 @@ run-stack: setup
 	scripts/run_stack.sh
 
 # Worker processes for `make test`; each holds its own models and servers (about 2 GB at peak).
-TEST_WORKERS ?= 2
+# Three on two cores: most tests wait on the servers they start, so a third worker fills the gaps.
+TEST_WORKERS ?= 3
 test: setup fonts
 	scripts/ensure_mariadb.sh
 	scripts/ensure_debian_packages.sh /usr/bin/chromium chromium chromium-driver libatomic1

@@ -31,6 +31,7 @@ POINTS_PER_INCH = 72
 # A page is a scan when one image covers at least this share of it; a logo on a typed page is not.
 SCAN_SHARE = 0.25
 CHUNK_PAGES = 16  # cleaned pages per img2pdf chunk
+STAGE_PAGES = 256  # cleaned pages copied in before the document is saved and reopened
 # PDFium keeps what it has read of a document until the document is closed: reopening it after
 # this many pages keeps a long scan's images from piling up in memory.
 PAGES_PER_OPEN = 64
@@ -202,22 +203,37 @@ def write_pdf(source: Path, target: Path, cleaned: Mapping[int, Path],
     at its placement, instead of its old content; other pages as they were. Written to a partial
     file first, so `target` is never half a document."""
     indexes = sorted(cleaned)
+    partial = target.with_name(target.name + ".part")
+    current = source
     try:
-        # Streamed reads, not memory maps: a mapped file's pages count as this process's memory.
-        with ExitStack() as chunks, pikepdf.open(source, access_mode=STREAM) as pdf:
-            for start in range(0, len(indexes), CHUNK_PAGES):
-                part = indexes[start:start + CHUNK_PAGES]
-                chunk_path = scratch / f"chunk-{start:06d}.pdf"
-                chunk_path.write_bytes(img2pdf.convert([str(cleaned[i]) for i in part]))
-                chunk = chunks.enter_context(pikepdf.open(chunk_path, access_mode=STREAM))
-                for index, image_page in zip(part, chunk.pages, strict=True):
-                    image = next(iter(image_page.obj.Resources.XObject.values()))
-                    _draw_only(pdf, pdf.pages[index], pdf.copy_foreign(image), placements[index])
-            partial = target.with_name(target.name + ".part")
-            pdf.save(partial)
+        for first in range(0, len(indexes), STAGE_PAGES):
+            stage = indexes[first:first + STAGE_PAGES]
+            out = partial if first + STAGE_PAGES >= len(indexes) else \
+                scratch / f"stage-{first:06d}.pdf"
+            _graft(current, out, stage, cleaned, placements, scratch)
+            if current != source:
+                current.unlink()
+            current = out
     except pikepdf.PdfError as err:
         raise DocumentError(f"the cleaned PDF cannot be written ({err})") from None
     partial.replace(target)
+
+
+def _graft(source: Path, out: Path, indexes: list[int], cleaned: Mapping[int, Path],
+           placements: Mapping[int, tuple[float, ...]], scratch: Path) -> None:
+    """One stage: qpdf copies each cleaned image's data into memory until it saves, so a long
+    document is saved and reopened every STAGE_PAGES pages, its images then read from the file."""
+    # Streamed reads, not memory maps: a mapped file's pages count as this process's memory.
+    with ExitStack() as chunks, pikepdf.open(source, access_mode=STREAM) as pdf:
+        for start in range(0, len(indexes), CHUNK_PAGES):
+            part = indexes[start:start + CHUNK_PAGES]
+            chunk_path = scratch / f"chunk-{part[0]:06d}.pdf"
+            chunk_path.write_bytes(img2pdf.convert([str(cleaned[i]) for i in part]))
+            chunk = chunks.enter_context(pikepdf.open(chunk_path, access_mode=STREAM))
+            for index, image_page in zip(part, chunk.pages, strict=True):
+                image = next(iter(image_page.obj.Resources.XObject.values()))
+                _draw_only(pdf, pdf.pages[index], pdf.copy_foreign(image), placements[index])
+        pdf.save(out)
 
 
 def _draw_only(pdf: pikepdf.Pdf, page: pikepdf.Page, image: pikepdf.Object,

@@ -29,8 +29,11 @@ def cpu_model(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
 def commit() -> str:
     """The checked-out commit, `-dirty` when tracked files differ from it."""
     def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True,
-                              check=False).stdout.strip()
+        try:
+            return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True,
+                                  check=False).stdout.strip()
+        except OSError:  # no git on this machine (a bare install from an archive)
+            return ""
 
     head = git("rev-parse", "--short=12", "HEAD") or "unknown"
     return head + ("-dirty" if git("status", "--porcelain", "--untracked-files=no") else "")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from bench.measure import Result
 from bench.render import render, render_report
-from bench.report import stamp, write_report
+from bench.report import commit, stamp, write_report
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = ROOT / "docs" / "performance.md"
@@ -45,3 +45,9 @@ def test_other_benchmarks_rows_render_one_column_per_key(tmp_path):
                                   {"size": "2480x3508", "peak_mib": 1012, "tiles": 48}], stamp([]))
     text = render_report(json.loads(path.read_text()))
     assert "| size | peak_mib | tiles |\n|---|---|---|\n| 540x420 | 909 |  |\n" in text
+
+
+def test_a_machine_without_git_stamps_the_commit_unknown(monkeypatch):
+    """A bare install from an archive has no git: the stamp says so instead of crashing."""
+    monkeypatch.setenv("PATH", "/nonexistent")
+    assert commit() == "unknown"

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import base64
 import json
-import sys
 
 import atheris
+
+from fuzz import run
 
 with atheris.instrument_imports(include=["api", "PIL"]):
     from PIL import Image
@@ -69,8 +70,7 @@ def check_body(body: bytes) -> None:
 
 
 def main() -> None:
-    atheris.Setup(sys.argv, test_one_input)
-    atheris.Fuzz()
+    run(test_one_input)
 
 
 if __name__ == "__main__":

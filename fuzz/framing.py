@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import json
 import socket
-import sys
 
 import atheris
+
+from fuzz import run
 
 with atheris.instrument_imports(include=["api", "gunicorn.http"]):
     from gunicorn.config import Config as GunicornConfig
@@ -104,9 +105,7 @@ def chunked(body: bytes, splits: list[int], size_line: bytes | None = None,
 
 
 def main() -> None:
-    framing = Framing()
-    atheris.Setup(sys.argv, framing.check)
-    atheris.Fuzz()
+    run(Framing().check)
 
 
 if __name__ == "__main__":

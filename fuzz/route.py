@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import base64
 import json
-import sys
 import uuid
 
 import atheris
+
+from fuzz import run
 
 with atheris.instrument_imports(include=["api", "PIL"]):
     from PIL import Image
@@ -82,9 +83,7 @@ def make_body(kind: bytes, rest: bytes) -> bytes:
 
 
 def main() -> None:
-    route = Route()
-    atheris.Setup(sys.argv, route.check)
-    atheris.Fuzz()
+    run(Route().check)
 
 
 if __name__ == "__main__":

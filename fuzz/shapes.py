@@ -15,11 +15,12 @@ budget, decode, the in-process model). Findings:
 from __future__ import annotations
 
 import io
-import sys
 import time
 from pathlib import Path
 
 import atheris
+
+from fuzz import run
 
 with atheris.instrument_imports(include=["api"]):
     import numpy as np
@@ -94,9 +95,7 @@ def page(fmt: str, mode: str, width: int, height: int, seed: int) -> bytes:
 
 
 def main() -> None:
-    shapes = Shapes()
-    atheris.Setup(sys.argv, shapes.check)
-    atheris.Fuzz()
+    run(Shapes().check)
 
 
 if __name__ == "__main__":

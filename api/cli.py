@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from api.cleaners import Cleaner, DocumentError, LocalCleaner, PageFailed, RemoteCleaner
 from api.config import from_env
-from api.tiff_pages import document_suffix
+from api.tiff_pages import frame_count
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".webp"}
 INPUT_SUFFIXES = IMAGE_SUFFIXES | {".pdf"}
@@ -52,6 +52,17 @@ class Failure:
 
 class UsageError(Exception):
     """Nothing was cleaned: exit status 2, like argparse's own errors."""
+
+
+def document_suffix(path: Path) -> str | None:
+    """The suffix a document keeps when cleaned (.pdf, or a TIFF's own when it has several
+    pages); None for a file the image path cleans into a PNG."""
+    suffix = path.suffix.lower()
+    if suffix == ".pdf":
+        return ".pdf"
+    if suffix in (".tif", ".tiff") and frame_count(path) > 1:
+        return path.suffix
+    return None
 
 
 def job_for(source: Path, target: Path) -> Job:

@@ -11,7 +11,6 @@ chunk of pages, never the whole document.
 
 from __future__ import annotations
 
-import io
 import threading
 from collections.abc import Mapping
 from contextlib import ExitStack
@@ -25,6 +24,7 @@ import pypdfium2.raw as pdfium_c
 from PIL import Image
 
 from api.cleaners import DocumentError, PageFailed
+from api.codec import encode_png
 from api.codes import Code
 
 POINTS_PER_INCH = 72
@@ -144,9 +144,7 @@ class ScannedPdf:
                 image = self._render(plan)
             except pypdfium2.PdfiumError as err:
                 raise PageFailed(None, "page cannot be rendered (damaged)", str(err)) from None
-        out = io.BytesIO()
-        image.save(out, "PNG", compress_level=1, dpi=(plan.dpi, plan.dpi))
-        return out.getvalue()
+        return encode_png(image)
 
     def _page(self, index: int) -> pypdfium2.PdfPage:
         self._loaded += 1

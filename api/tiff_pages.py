@@ -4,7 +4,6 @@ and its AppendingTiffWriter writes one at a time, so memory holds a page, not th
 
 from __future__ import annotations
 
-import io
 import threading
 from collections.abc import Mapping
 from pathlib import Path
@@ -12,6 +11,7 @@ from pathlib import Path
 from PIL import Image, TiffImagePlugin, UnidentifiedImageError
 
 from api.cleaners import PageFailed
+from api.codec import encode_png
 from api.codes import Code
 
 COMPRESSION = "tiff_adobe_deflate"  # lossless, and read by every TIFF reader that matters
@@ -24,17 +24,6 @@ def frame_count(path: Path) -> int:
             return getattr(image, "n_frames", 1) if image.format == "TIFF" else 0
     except (OSError, UnidentifiedImageError, ValueError):
         return 0
-
-
-def document_suffix(path: Path) -> str | None:
-    """The suffix a document keeps when cleaned (.pdf, or a TIFF's own when it has several
-    pages); None for a file the image path cleans into a PNG."""
-    suffix = path.suffix.lower()
-    if suffix == ".pdf":
-        return ".pdf"
-    if suffix in (".tif", ".tiff") and frame_count(path) > 1:
-        return path.suffix
-    return None
 
 
 def _dpi(frame: Image.Image) -> tuple[float, float]:
@@ -59,7 +48,6 @@ class MultiPageTiff:
         self._image.close()
 
     def page_png(self, index: int, max_pixels: int) -> bytes | None:
-        out = io.BytesIO()
         try:
             with self._lock:
                 self._image.seek(index)
@@ -69,10 +57,9 @@ class MultiPageTiff:
                                      f"{width}x{height} px is {width * height / 1e6:.1f} MP, "
                                      f"over MAX_PIXELS ({max_pixels / 1e6:.1f} MP)")
                 frame = self._image if self._image.mode in ("L", "1") else self._image.convert("L")
-                frame.save(out, "PNG", compress_level=1, dpi=_dpi(self._image))
+                return encode_png(frame)
         except (OSError, ValueError) as err:
             raise PageFailed(int(Code.BAD_IMAGE), "damaged page", str(err)) from None
-        return out.getvalue()
 
     def write(self, target: Path, cleaned: Mapping[int, Path], scratch: Path) -> None:
         write_tiff(self.path, target, cleaned, self.pages)

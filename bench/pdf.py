@@ -24,6 +24,8 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import img2pdf
@@ -122,7 +124,7 @@ def post_each_page(source: Path, target: Path, url: str, dpi: int) -> None:
         (dpi, dpi))))
 
 
-def timed(run, pages: int) -> dict[str, float]:
+def timed(run: Callable[[], object], pages: int) -> dict[str, float]:
     started = time.perf_counter()
     run()
     seconds = time.perf_counter() - started
@@ -177,20 +179,19 @@ def cli_runs(work: Path, documents: dict, log: Path) -> list[dict]:
         with running_api({"MYSQL_DATABASE": database}, log) as api:
             for name, (dpi, pages) in documents.items():
                 source = work / f"{name}.pdf"
-                runs = {
-                    "remove-background clean (in process)": lambda s=source, n=name: subprocess.run(
-                        [*cli, str(s), "-o", str(work / f"cli-{n}")], check=True),
-                    "remove-background clean --url (API, gunicorn)":
-                        lambda s=source, n=name: subprocess.run(
-                            [*cli, str(s), "-o", str(work / f"url-{n}"), "--url", api.url],
-                            check=True),
-                    "render, POST each page, img2pdf (before)":
-                        lambda s=source, n=name, d=dpi: post_each_page(
-                            s, work / f"each-{n}.pdf", api.url, d),
-                }
-                outputs = [work / f"cli-{name}" / f"{name}.pdf", work / f"url-{name}" /
-                           f"{name}.pdf", work / f"each-{name}.pdf"]
-                for (run, call), output in zip(runs.items(), outputs, strict=True):
+                runs = [  # (run, its call, the PDF it writes)
+                    ("remove-background clean (in process)",
+                     partial(subprocess.run, [*cli, str(source), "-o", str(work / "cli")],
+                             check=True), work / "cli" / source.name),
+                    ("remove-background clean --url (API, gunicorn)",
+                     partial(subprocess.run, [*cli, str(source), "-o", str(work / "url"),
+                                              "--url", api.url], check=True),
+                     work / "url" / source.name),
+                    ("render, POST each page, img2pdf (before)",
+                     partial(post_each_page, source, work / f"each-{name}.pdf", api.url, dpi),
+                     work / f"each-{name}.pdf"),
+                ]
+                for run, call, output in runs:
                     results.append({"document": name, "pages": len(pages), "dpi": dpi,
                                     "run": run, **timed(call, len(pages)),
                                     "output_mb": round(output.stat().st_size / 1e6, 2)})

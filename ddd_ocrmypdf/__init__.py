@@ -24,7 +24,8 @@ from PIL import Image
 from pydantic import BaseModel
 
 from api.cleaners import Cleaner, LocalCleaner, PageFailed, RemoteCleaner
-from api.codes import MESSAGES, Code
+from api.codec import encode_png
+from api.codes import MESSAGES
 
 
 class DddOptions(BaseModel):
@@ -62,7 +63,7 @@ def describe(pageno: int, err: PageFailed) -> str:
     if err.code is None:
         text = f"page {pageno}: not cleaned: {err.message}"
     else:
-        message = MESSAGES[Code(err.code)] if err.code in set(Code) else ""
+        message = MESSAGES.get(err.code, "")  # an int finds its Code: IntEnum hashes as int
         text = f"page {pageno}: not cleaned: code {err.code} '{message}' ({err.message})"
     text += f": {err.detail}" if err.detail else ""
     return text + (f" [request {err.request_id}]" if err.request_id else "")
@@ -70,10 +71,8 @@ def describe(pageno: int, err: PageFailed) -> str:
 
 def clean_image(ddd: DddOptions, pageno: int, image: Image.Image) -> Image.Image:
     """The page cleaned at its own size; its resolution kept, so the text layer lines up."""
-    data = io.BytesIO()
-    image.save(data, "PNG", compress_level=1)
     try:
-        png = _cleaner(ddd).clean(data.getvalue())
+        png = _cleaner(ddd).clean(encode_png(image))
     except PageFailed as err:
         raise PageNotCleaned(describe(pageno, err)) from None
     cleaned = Image.open(io.BytesIO(png))

@@ -42,7 +42,7 @@ run-stack: setup
 	$(PY) -m api.schema
 	scripts/run_stack.sh
 
-# Worker processes for `make test`; each holds its own models and servers (about 2 GB at peak).
+# Worker processes for `make test`; each holds its own models and servers.
 # Three on two cores: most tests wait on the servers they start, so a third worker fills the gaps.
 TEST_WORKERS ?= 3
 test: setup fonts

@@ -185,7 +185,7 @@ MEMORY_PROBE = textwrap.dedent("""
 def test_memory_holds_pages_not_the_document(tmp_path):
     """2,000 pages cost about what 20 do: pages wait on disk, PDFium is reopened, and the writer
     saves and reopens the document every 256 pages, so neither the pages' pixels (290 MB here)
-    nor their compressed data piles up (one save at the end: 95 MB more than 20 pages)."""
+    nor their compressed data piles up (one save at the end exceeds the bound)."""
     peaks = {}
     scans = [scan_png(400, 360, 100, seed=seed) for seed in range(7)]
     for pages in (20, 2000):

@@ -39,7 +39,7 @@ from training.denoisers import (
 )
 from training.ink_suite import grid_table, run_suite, suite_outputs, suite_pages
 from training.input_sets import input_sets
-from training.metrics import Window, false_ink_mask, score_pages, worst_windows
+from training.metrics import score_pages, worst_windows
 from training.pages import (
     VAL_BLOCKS,
     Page,
@@ -48,6 +48,7 @@ from training.pages import (
     load_pages,
     split_by_blocks,
 )
+from training.report_parts import named_paths, window_grid
 
 
 def receptive_radius(
@@ -169,38 +170,6 @@ def summary_table(report: dict[str, dict[str, dict]]) -> str:
     return "\n".join(lines)
 
 
-def window_grid(windows: Sequence[Window], outputs: Sequence[np.ndarray], pages: Sequence[Page],
-                path: str | Path, title: str) -> None:
-    """Rows of windows (dirty, output with false ink in red, clean target), each labelled with
-    its page and RMSE: where a model fails, at a glance."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(len(windows), 3, figsize=(5.4, 1.9 * len(windows)), dpi=100,
-                             squeeze=False)
-    for row, win in zip(axes, windows, strict=True):
-        page, out = pages[win.page], outputs[win.page]
-        crop = (slice(win.y, win.y + win.size), slice(win.x, win.x + win.size))
-        marked = np.repeat(out[crop][..., None], 3, axis=-1)
-        labels, _ = false_ink_mask(out, page.clean)
-        marked[labels[crop] > 0] = (1.0, 0.0, 0.0)
-        titles = (f"page {page.id} at ({win.y}, {win.x})", f"output, RMSE {win.rmse:.3f}",
-                  "clean target")
-        for ax, image, label in zip(row, (page.dirty[crop], marked, page.clean[crop]), titles,
-                                    strict=True):
-            ax.imshow(image, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
-            ax.set_xticks([])
-            ax.set_yticks([])
-            ax.set_title(label, fontsize=8)
-    fig.suptitle(title, fontsize=9)
-    fig.tight_layout(pad=0.3, rect=(0, 0, 1, 1 - 0.35 / fig.get_figheight()))
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, pil_kwargs={"optimize": True})
-    plt.close(fig)
-
-
 def check_keras_models(paths: dict[str, str], pages: Sequence[Page], margins: Sequence[int],
                        tile: int = 512, timing: bool = True) -> dict:
     """Bare forward-pass times of Keras models on the largest page (same run, same page), and the
@@ -229,14 +198,6 @@ def check_keras_models(paths: dict[str, str], pages: Sequence[Page], margins: Se
     print("tiled vs whole, largest 8-bit difference per margin:", out["tiling_gap_8bit"],
           flush=True)
     return out
-
-
-def named_paths(items: Sequence[str]) -> dict[str, str]:
-    """NAME=PATH arguments as an ordered dict."""
-    pairs = [item.split("=", 1) for item in items]
-    if any(len(pair) != 2 for pair in pairs):
-        raise ValueError(f"expected NAME=PATH, got {items}")
-    return dict(pairs)
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -27,13 +27,13 @@ from pathlib import Path
 import mysql.connector
 import requests
 
-from api.config import from_env
-from api.schema import apply_schema
-from api.store import LogRecord, Store
+from api.log.schema import apply_schema
+from api.log.store import LogRecord, Store
 from bench.pages import add_source_args, load_pages
 from bench.processes import running_api, running_model_server
 from bench.report import stamp, write_report
 from bench.rows import drop_database
+from pagework.config import from_env
 from tfmodel.versions import latest_version
 
 TICKS = os.sysconf("SC_CLK_TCK")

@@ -174,7 +174,7 @@ def cli_runs(work: Path, documents: dict, log: Path) -> list[dict]:
     """The CLI's PDF path, in this process and through the API, against posting page by page."""
     database = create_database(f"bench_pdf_{uuid.uuid4().hex[:8]}")
     results = []
-    cli = [sys.executable, "-m", "api.cli", "clean", "-q"]
+    cli = [sys.executable, "-m", "doctools.cli", "clean", "-q"]
     try:
         with running_api({"MYSQL_DATABASE": database}, log) as api:
             for name, (dpi, pages) in documents.items():

@@ -23,9 +23,9 @@ from ocrmypdf.exceptions import BadArgsError, ExitCode, ExitCodeException
 from PIL import Image
 from pydantic import BaseModel
 
-from api.cleaners import Cleaner, LocalCleaner, PageFailed, RemoteCleaner
-from api.codec import encode_png
-from api.codes import MESSAGES
+from doctools.cleaners import Cleaner, LocalCleaner, PageFailed, RemoteCleaner
+from pagework.codec import encode_png
+from pagework.codes import MESSAGES
 
 
 class DddOptions(BaseModel):

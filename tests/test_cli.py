@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from api.cli import main
-from api.codes import MESSAGES, Code
+from doctools.cli import main
+from pagework.codes import MESSAGES, Code
 from tests.conftest import ROOT, encode, page_array, page_png
 
 SIZES = {"a.png": (64, 48), "sub/b.jpg": (50, 30), "sub/deep/c.bmp": (33, 17)}
@@ -118,6 +118,6 @@ def test_usage_errors_write_nothing(capsys, tmp_path, case):
 
 
 def test_runs_as_a_module():
-    result = subprocess.run([sys.executable, "-m", "api.cli", "clean", "--help"], cwd=ROOT,
+    result = subprocess.run([sys.executable, "-m", "doctools.cli", "clean", "--help"], cwd=ROOT,
                             capture_output=True, text=True, timeout=60, check=True)
     assert "usage: remove-background clean" in result.stdout

@@ -7,32 +7,10 @@ which one runs.
 
 from __future__ import annotations
 
-from typing import Protocol
+from pagework.backends.base import BackendUnavailable, InvalidImage, ModelBackend
+from pagework.config import Config
 
-from api.config import Config
-
-
-class InvalidImage(Exception):
-    """The model could not decode the image (truncated or corrupt data)."""
-
-
-class BackendUnavailable(Exception):
-    """The model cannot answer now (server down, timeout, not loaded)."""
-
-
-class ModelBackend(Protocol):
-    kind: str
-
-    def clean(self, image: bytes) -> bytes:
-        """PNG bytes of the cleaned page; raises InvalidImage or BackendUnavailable."""
-
-    def version(self) -> str:
-        """The model version that answers, for the log."""
-
-    def status(self) -> dict[str, object]:
-        """Readiness detail; must include "ready": bool."""
-
-    def close(self) -> None: ...
+__all__ = ["BackendUnavailable", "InvalidImage", "ModelBackend", "build_backend"]
 
 
 def build_backend(config: Config) -> ModelBackend:
@@ -40,20 +18,20 @@ def build_backend(config: Config) -> ModelBackend:
     otherwise the SavedModel in this process (the imports are deferred so that the TF Serving
     modes run without TensorFlow installed)."""
     if config.tf_serving_grpc:
-        from api.backends.tf_serving_grpc import TFServingGrpcBackend
+        from pagework.backends.tf_serving_grpc import TFServingGrpcBackend
 
         return TFServingGrpcBackend(
             config.tf_serving_grpc, config.model_name, config.model_version,
             timeout=config.tf_serving_timeout, lb_policy=config.tf_serving_grpc_lb_policy,
         )
     if config.tf_serving_url:
-        from api.backends.tf_serving import TFServingBackend
+        from pagework.backends.tf_serving import TFServingBackend
 
         return TFServingBackend(
             config.tf_serving_url, config.model_name, config.model_version,
             timeout=config.tf_serving_timeout,
         )
-    from api.backends.in_process import InProcessBackend
+    from pagework.backends.in_process import InProcessBackend
 
     return InProcessBackend(
         config.model_dir, config.model_version,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from api.backends import BackendUnavailable, InvalidImage
+from pagework.backends.base import BackendUnavailable, InvalidImage
 from tfmodel import precision
 from tfmodel.runtime import import_tensorflow
 from tfmodel.versions import latest_version

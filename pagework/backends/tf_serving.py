@@ -15,8 +15,8 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from api.backends import BackendUnavailable, InvalidImage
-from api.backends.version_cache import VersionCache
+from pagework.backends.base import BackendUnavailable, InvalidImage
+from pagework.backends.version_cache import VersionCache
 
 log = logging.getLogger(__name__)
 

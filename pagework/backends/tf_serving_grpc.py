@@ -1,5 +1,5 @@
 """TensorFlow Serving's gRPC API (PredictionService.Predict on `serving_default`, the page's bytes
-as a DT_STRING tensor); needs no TensorFlow: messages from api/backends/tf_serving_protos.py.
+as a DT_STRING tensor); needs no TensorFlow: messages from pagework/backends/tf_serving_protos.py.
 
 One channel per process, made on first use: gunicorn forks its workers after importing the app,
 and a gRPC channel must not cross a fork. gRPC keeps one HTTP/2 connection per server address;
@@ -17,9 +17,9 @@ import time
 
 import grpc
 
-from api.backends import BackendUnavailable, InvalidImage
-from api.backends.tf_serving_protos import GET_MODEL_STATUS, PREDICT, messages
-from api.backends.version_cache import VersionCache
+from pagework.backends.base import BackendUnavailable, InvalidImage
+from pagework.backends.tf_serving_protos import GET_MODEL_STATUS, PREDICT, messages
+from pagework.backends.version_cache import VersionCache
 
 DT_STRING = 7
 AVAILABLE = 30  # ModelVersionStatus.State.AVAILABLE

@@ -17,9 +17,9 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from api.cleaners import Cleaner, DocumentError, LocalCleaner, PageFailed, RemoteCleaner
-from api.config import from_env
-from api.tiff_pages import frame_count
+from doctools.cleaners import Cleaner, DocumentError, LocalCleaner, PageFailed, RemoteCleaner
+from doctools.tiff_pages import frame_count
+from pagework.config import from_env
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".webp"}
 INPUT_SUFFIXES = IMAGE_SUFFIXES | {".pdf"}
@@ -132,7 +132,7 @@ def run_jobs(cleaner: Cleaner, jobs: Sequence[Job], workers: int, quiet: bool) -
 def run_document(cleaner: Cleaner, job: Job, workers: int, quiet: bool) -> list[Failure]:
     """One PDF or multi-page TIFF, its pages `workers` at a time, with a progress bar of its own."""
     try:
-        from api.document_jobs import clean_document  # the pdf extra, only when a PDF comes
+        from doctools.document_jobs import clean_document  # the pdf extra, only when a PDF comes
     except ImportError:
         return [Failure(job.source, None, PDF_EXTRA)]
     with tqdm(total=None, unit="page", desc=job.source.name, disable=quiet or None,

@@ -26,6 +26,7 @@ import numpy as np
 from api.log.retention import purge
 from api.log.schema import apply_schema
 from api.log.store import INSERT_SQL, LogRecord, connection_params
+from bench.report import add_load_args, settle
 from bench.rows import drop_database
 from pagework.config import Config, from_env
 
@@ -119,7 +120,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--per-month", type=int, default=300, help="rows per month per table")
     parser.add_argument("--row-bytes", type=int, default=330_000, help="both texts together")
     parser.add_argument("--batch-rows", type=int, default=200)
+    add_load_args(parser)
     args = parser.parse_args(argv)
+    settle(args)
     text = "A" * args.row_bytes
     config = from_env().with_overrides({"mysql_database": f"ddd_ret_{uuid.uuid4().hex[:8]}"})
     apply_schema(config)

@@ -22,7 +22,7 @@ import numpy as np
 
 from api.log.store import LogRecord, Store
 from bench.pages import add_source_args, load_pages
-from bench.report import stamp, write_report
+from bench.report import add_load_args, start_run, write_report
 from bench.rows import create_database, drop_database
 from pagework.backends.in_process import InProcessBackend
 from pagework.codec import decode_base64, read_page, to_data_url
@@ -80,8 +80,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--out", type=Path, help="also write the report as JSON here (for "
                         "python -m bench.render)")
+    add_load_args(parser)
     args = parser.parse_args(argv)
-    started = stamp(argv)
+    started = start_run(args, argv)
     rows: list[dict[str, object]] = []
 
     cfg = from_env()

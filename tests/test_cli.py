@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
 import socket
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -121,3 +123,15 @@ def test_runs_as_a_module():
     result = subprocess.run([sys.executable, "-m", "doctools.cli", "clean", "--help"], cwd=ROOT,
                             capture_output=True, text=True, timeout=60, check=True)
     assert "usage: remove-background clean" in result.stdout
+
+
+def test_the_installed_command_is_this_main():
+    """pyproject's `remove-background` names this function; installed, the command answers."""
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    module, _, name = scripts["remove-background"].partition(":")
+    assert getattr(importlib.import_module(module), name) is main
+    command = Path(sys.executable).with_name("remove-background")
+    if command.exists() and f"from {module} import {name}" in command.read_text():
+        result = subprocess.run([str(command), "--help"], capture_output=True, text=True,
+                                timeout=60, check=True)
+        assert "usage: remove-background" in result.stdout

@@ -21,7 +21,7 @@ FORBIDDEN = {
     "api": {"doctools", "ddd_ocrmypdf"} | TOOLS,
     "doctools": {"api", "ddd_ocrmypdf"} | TOOLS,
     "ddd_ocrmypdf": {"api"} | TOOLS,
-    "training": {"serving", "api", "doctools", "ddd_ocrmypdf", "bench", "fuzz"},
+    "training": {"serving", "pagework", "api", "doctools", "ddd_ocrmypdf", "bench", "fuzz"},
     "bench": {"serving"},
     "fuzz": {"serving"},
 }

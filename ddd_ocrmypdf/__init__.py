@@ -4,10 +4,10 @@
     ocrmypdf --plugin ddd_ocrmypdf in.pdf out.pdf
     ocrmypdf --plugin ddd_ocrmypdf --ddd-url http://localhost:3030 in.pdf out.pdf
 
-Pages are cleaned by the API's own pipeline, in OCRmyPDF's worker processes (the model loads
-once per process) or by a running service, whose route, codes and MySQL row are the usual ones.
-A page that can't be cleaned stops OCRmyPDF with the service's code and message: never a page
-silently left dirty or blank.
+Pages are cleaned by the document tools (doctools.cleaners, over the page work the service
+runs), in OCRmyPDF's worker processes (the model loads once per process) or by a running
+service, whose route, codes and MySQL row are the usual ones. A page that can't be cleaned stops
+OCRmyPDF with the service's code and message: never a page silently left dirty or blank.
 """
 
 from __future__ import annotations

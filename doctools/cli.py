@@ -1,7 +1,7 @@
 """`remove-background clean IN... -o OUTDIR`: cleans image files, scanned PDFs, multi-page TIFFs or
-whole folders, with the model in this process (the API's own steps, so the PNG bytes are the
-API's) or through a running service. An image gives a PNG; a PDF gives a PDF and a multi-page
-TIFF a TIFF, of the same pages.
+whole folders, with the model in this process (the service's own steps from pagework/, so the PNG
+bytes are the API's) or through a running service. An image gives a PNG; a PDF gives a PDF and a
+multi-page TIFF a TIFF, of the same pages.
 
 Exit status: 0 every page cleaned, 1 some failed (listed at the end), 2 nothing to do or bad usage.
 """

@@ -140,3 +140,6 @@ def test_ink_map_run_validates_f_on_held_out_pages(data, tmp_path):
         assert score == pytest.approx(expected)
     assert 0 <= metrics["val_ink_f"] <= 100
     assert metrics["builder_args"] == {"widths": [4, 8], "paper_ratio": True}
+    card = json.loads((tmp_path / "ink" / "card.json").read_text())
+    assert card["training_data"]["ink_maps"]["held_out"] == ["A_H03"]  # B has two pages
+    assert card["validation"]["val_ink_f"] == metrics["val_ink_f"]

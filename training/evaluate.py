@@ -37,6 +37,15 @@ from training.denoisers import (
     median_threshold,
     saved_model_denoiser,
 )
+from training.ink_map_report import (
+    BASELINES,
+    camera_set,
+    f_table,
+    held_out_pages,
+    score_sets,
+    worst_pages_picture,
+)
+from training.ink_pages import add_ink_argument
 from training.ink_suite import grid_table, run_suite, suite_outputs, suite_pages
 from training.input_sets import input_sets
 from training.metrics import score_pages, worst_windows
@@ -228,6 +237,10 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--ink-suite", action="store_true",
                         help="also score the models on training.ink_suite's pages (bold and "
                              "large type, faint ink, solid marks): OUT/ink_suite.md")
+    add_ink_argument(parser)
+    parser.add_argument("--ink-picture",
+                        help="PNG of the held-out ink pages the first model does worst on, "
+                             "before and after (needs --ink-data; default: OUT/ink_worst.png)")
     parser.add_argument("--threads", type=int, default=2, help="TensorFlow intra-op threads")
     parser.add_argument("--mixed-precision", choices=MODES, default="",
                         help="run the exported models as TF Serving's --mixed_precision does "
@@ -270,6 +283,9 @@ def main(argv: list[str] | None = None) -> dict:
     if args.windows:
         report["worst_windows"] = write_worst_windows(
             {k: denoisers[k] for k in models}, pages, out, args.windows, args.window_size)
+    if args.ink_data:
+        report["ink_maps"] = ink_map_section({k: denoisers[k] for k in models}, args.ink_data,
+                                             out, args.ink_picture)
     if args.ink_suite:
         ink_pages = suite_pages()
         report["ink_suite"] = run_suite(
@@ -284,6 +300,20 @@ def main(argv: list[str] | None = None) -> dict:
     sample_grid(columns, args.grid or out / "samples.png")
     print(summary_table(report["sets"]))
     return report
+
+
+def ink_map_section(models: dict[str, Denoiser], folder: Path, out: Path,
+                    picture: str | None) -> dict:
+    """F at 0.5 on the held-out real ink-map pages (per collection) and on photographed pages,
+    models next to the binarization baselines: OUT/ink_maps.md and the worst pages' picture."""
+    sets = {"real": held_out_pages(folder), "camera": camera_set()}
+    report = score_sets({**BASELINES, **models}, sets)
+    (out / "ink_maps.md").write_text(f_table(report) + "\n")
+    worst = worst_pages_picture(sets["real"], {"sauvola": BASELINES["sauvola"], **models},
+                                ranked_by=next(iter(models)),
+                                path=picture or out / "ink_worst.png")
+    print(f_table(report), flush=True)
+    return {"held_out": [p.name for p in sets["real"]], "sets": report, "worst_pages": worst}
 
 
 def false_ink_definition() -> dict:

@@ -367,11 +367,27 @@ def model_card(args, metrics: dict, train_ids: list[int], val_ids: list[int]) ->
                                f"{available_faces().count} faces incl. handwriting, 6-40 pt at "
                                "100-600 DPI, bold runs, headings, faint and pencil ink restored "
                                "to readable, solid marks, tables, pen strokes; real, procedural "
-                               "and aged paper, bleed-through" if args.engine else ""),
+                               "and aged paper, bleed-through" if args.engine else "")
+                            + (f"; {args.camera:.0%} of those photographed (small type, cast "
+                               "shadows, falloff, gutters, page edges, blur) and "
+                               f"{args.faded:.0%} with ink fading along its strokes"
+                               if args.engine and (args.camera or args.faded) else ""),
+            **({"ink_maps": {
+                "source": "historical-ink: 91 real degraded pages from five public "
+                          "binarization collections (DIBCO 2019 A, MCS 2019, MSI 2015, Nabuco, "
+                          "PHIBD 2019) with their authors' ink maps; targets: ink dark, paper "
+                          "white",
+                "share": args.mapped, "pages": len(split_names(list_names(args.ink_data))[0]),
+                "held_out": split_names(list_names(args.ink_data))[1],
+                "loss": "ink above 0.3 and paper below 1 squared (ink twice), plus "
+                        f"{SOFT_F_WEIGHT} x (1 - soft F-measure of output below 0.5)"}}
+               if args.mapped and args.ink_data else {}),
         },
         "validation": {
             "blocks": args.val_blocks, "ids": val_ids,
             "val_rmse": metrics.get("val_rmse"), "val_unseen_rmse": metrics.get("val_unseen_rmse"),
+            **{key: metrics[key] for key in ("val_docs_rmse", "val_ink_f", "val_camera_f",
+                                             "val_score") if key in metrics},
             "reference_runs": reference,
         },
         "training": {"epochs": metrics["epochs_run"], "wall_minutes": metrics["wall_minutes"],

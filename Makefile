@@ -7,6 +7,9 @@ STAMP := $(VENV)/.installed
 # read its pages from here (override: make bench DDD_DATA=/path/to/noisyoffice-ddd).
 DDD_DATA ?= $(abspath ../shared/data/noisyoffice-ddd)
 export DDD_DATA
+# Real degraded pages with ink maps (faint handwriting, aged paper), likewise outside the project.
+INK_DATA ?= $(abspath ../shared/data/historical-ink)
+export INK_DATA
 
 .PHONY: setup ocr-tools fonts run run-stack test check lint bench fuzz compose-test compose-scale-test lock clean
 

@@ -25,6 +25,7 @@ FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "10"))
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = Path(os.environ.get("DDD_DATA", ROOT.parent / "shared" / "data" / "noisyoffice-ddd"))
+INK_DIR = Path(os.environ.get("INK_DATA", ROOT.parent / "shared" / "data" / "historical-ink"))
 
 
 def build_tiny_denoiser():

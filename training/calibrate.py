@@ -79,11 +79,12 @@ def network_levels(model, pages: Sequence[Page], *, multiple: int, margin: int) 
 def calibrate_run(run: Path, data: str | Path, margin: int = 64, command: str = "") -> dict:
     """Fits the table for `run/model.keras` on the run's training pages; writes
     `run/calibration.json` (the table and the RMSE on those pages before and after)."""
-    import keras  # TensorFlow loads here: --help and the quick-tier tests of the fit need none
+    # TensorFlow loads here: --help and the quick-tier tests of the fit need none
+    from training.model import load_network
 
     config = json.loads((run / "config.json").read_text())
     card = json.loads((run / "card.json").read_text())
-    model = keras.models.load_model(run / "model.keras", compile=False)
+    model = load_network(run / "model.keras")
     pages = load_pages(data, config["train_ids"])
     outputs = network_levels(model, pages, multiple=card["multiple"], margin=margin)
     targets = [p.clean for p in pages]

@@ -183,11 +183,9 @@ def check_keras_models(paths: dict[str, str], pages: Sequence[Page], margins: Se
                        tile: int = 512, timing: bool = True) -> dict:
     """Bare forward-pass times of Keras models on the largest page (same run, same page), and the
     tiled-vs-whole gaps of the first model on a 2x2 mosaic of pages (tiles must cut text)."""
-    import keras
+    from training.model import load_network, size_multiple
 
-    from training.model import size_multiple
-
-    models = {k: keras.models.load_model(v, compile=False) for k, v in paths.items()}
+    models = {k: load_network(v) for k, v in paths.items()}
     page = max(pages, key=lambda p: p.dirty.size).dirty
     out: dict = {}
     if timing:

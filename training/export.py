@@ -14,11 +14,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import keras
 import tensorflow as tf
 
 from tfmodel.versions import version_folders
 from training.card import ink_suite_section, validation_section, warm_starts
+from training.model import load_network
 
 DEFAULT_BASE = Path(__file__).resolve().parents[1] / "serving" / "models" / "autoencoder"
 
@@ -265,7 +265,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="training.ink_suite report.json and the model's name in it: the "
                              "card's `ink_suite` section")
     args = parser.parse_args(argv)
-    model = keras.models.load_model(args.model, compile=False)
+    model = load_network(args.model)
     card = json.loads(Path(args.card).read_text()) if args.card else {}
     multiple = args.multiple or int(card.get("multiple", 16))
     levels = None

@@ -187,6 +187,12 @@ def transplant_weights(model: keras.Model, source: keras.Model) -> None:
     model.set_weights(target)
 
 
+def load_network(path) -> keras.Model:
+    """A trained network from its .keras file; through this module, so that its own layers
+    (`PaperRatio`) are registered before Keras reads the file."""
+    return keras.models.load_model(path, compile=False)
+
+
 def size_multiple(model: keras.Model) -> int:
     """Size multiple a model needs: the product of its poolings' and strided convs' strides."""
     multiple = 1

@@ -185,14 +185,12 @@ def build_model(args: argparse.Namespace):
 
 def load_teacher(path: str):
     """A Keras network from a .keras file, or from an exported version folder and its card."""
-    import keras
-
     from training.export import keras_from_export
-    from training.model import BUILDERS
+    from training.model import BUILDERS, load_network
 
     folder = Path(path)
     if not folder.is_dir():
-        return keras.models.load_model(folder, compile=False)
+        return load_network(folder)
     card = json.loads(folder.with_name(f"{folder.name}.card.json").read_text())
     return keras_from_export(folder, BUILDERS[card["model"]], **card.get("builder_args", {}))
 

@@ -6,8 +6,9 @@ logo or a yellow stamp is as dark there as black type, so the network keeps it a
 luminance it hollowed an orange disc). Paper, stains and coffee rings stay light in that
 channel too and go, as in grayscale. Then:
 
-- the paper's colour is estimated from the pixels the network calls paper, in 16-px blocks,
-  filled across solid ink and smoothed; the page divided by it is "balanced" (white paper);
+- the paper's colour is estimated from the pixels the network calls paper, in 16-px cells,
+  filled across solid ink, the brightest within two cells (a coffee ring under ink is not the
+  paper), smoothed; the page divided by it is "balanced" (white paper);
 - `cor`: where the network puts ink, a chromatic pixel takes its balanced colour (so it is no
   lighter than printed and keeps hue and saturation), a neutral one the network's gray (black
   type as dark as in grayscale, exactly neutral, no fringes); where it puts paper, white;
@@ -28,6 +29,7 @@ PAPER_FLOOR = 0.2  # darkest paper colour believed, so that division cannot blow
 # Saturation relative to white, (max - min) / (1 - min) of the balanced colour: the same for an
 # ink at any coverage. Below NEUTRAL a pixel is gray, above COLOUR it is wholly coloured.
 NEUTRAL, COLOUR = 0.2, 0.35
+PAPER_LEVEL = 0.9  # network output (of paper's white) from which a pixel may be all paper
 TINT = 0.8  # luminance from which a chromatic pixel is a tint (highlighter), not ink, in binaria
 LUMA = (0.2126, 0.7152, 0.0722)  # Rec. 709, as libpng's gray conversion
 PNG_HEAD = b"\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR"
@@ -80,7 +82,9 @@ def paper_blocks(rgb: tf.Tensor, levels: tf.Tensor, white: tf.Tensor) -> tf.Tens
     count = cells[..., 3:]
     known = tf.cast(count >= MIN_PAPER, tf.float32)
     colour = cells[..., :3] / tf.maximum(count, 1.0)
-    return tf.maximum(_smooth(_fill(colour, known)), PAPER_FLOOR)
+    # The brightest paper within two cells: a thin stain or ring under an ink would else tint it.
+    brightest = tf.nn.max_pool2d(_fill(colour, known)[tf.newaxis], 5, 1, "SAME")[0]
+    return tf.maximum(_smooth(brightest), PAPER_FLOOR)
 
 
 def _fill(colour: tf.Tensor, known: tf.Tensor) -> tf.Tensor:
@@ -139,7 +143,10 @@ def compose(rgb: tf.Tensor, levels: tf.Tensor, white: tf.Tensor,
         gray = tf.minimum(tf.cast(level, tf.float32) / white, 1.0)
         low = tf.reduce_min(balanced, axis=-1, keepdims=True)
         high = tf.reduce_max(balanced, axis=-1, keepdims=True)
-        ink = tf.clip_by_value((1 - gray) / tf.maximum(1 - low, 1 / 255), 0.0, 1.0)
+        # How much of the pixel is ink: its darkening by the network relative to the page's
+        # own, and wholly ink from half of the paper's white down (where binaria says ink too).
+        ink = tf.clip_by_value(tf.maximum((1 - gray) / tf.maximum(1 - low, 1 / 255),
+                                          (PAPER_LEVEL - gray) / (PAPER_LEVEL - 0.5)), 0.0, 1.0)
         saturation = (high - low) / tf.maximum(1 - low, 0.1)
         chromatic = tf.clip_by_value((saturation - NEUTRAL) / (COLOUR - NEUTRAL), 0.0, 1.0)
         out = chromatic * (1 - ink * (1 - balanced)) + (1 - chromatic) * gray

@@ -1,8 +1,7 @@
-"""Model backends: the SavedModel's `serving_default` signature in this process, or TF Serving
-over REST or gRPC.
+"""Model backends: the SavedModel's signatures in this process, or TF Serving over REST or gRPC.
 
-All take encoded image bytes and return PNG bytes of the same size, so the route does not care
-which one runs.
+All take encoded image bytes and an output mode and return PNG bytes of the same size, so the
+route does not care which one runs. A mode is a signature of the SavedModel (tfmodel/modes.py).
 """
 
 from __future__ import annotations
@@ -10,6 +9,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from api.config import Config
+from tfmodel.modes import DEFAULT
 
 
 class InvalidImage(Exception):
@@ -20,11 +20,23 @@ class BackendUnavailable(Exception):
     """The model cannot answer now (server down, timeout, not loaded)."""
 
 
+class ModeUnavailable(Exception):
+    """The served version has no signature for this output mode (exported before the modes)."""
+
+
+def missing_signature(message: str) -> bool:
+    """TF Serving's words for a signature the version lacks: `Serving signature name: "cor" not
+    found in signature def` (REST) or `Serving signature key "cor" not found.` (gRPC)."""
+    text = message.lower()
+    return "signature" in text and "not found" in text
+
+
 class ModelBackend(Protocol):
     kind: str
 
-    def clean(self, image: bytes) -> bytes:
-        """PNG bytes of the cleaned page; raises InvalidImage or BackendUnavailable."""
+    def clean(self, image: bytes, mode: str = DEFAULT) -> bytes:
+        """PNG bytes of the cleaned page in `mode`; raises InvalidImage, BackendUnavailable or
+        ModeUnavailable."""
 
     def version(self) -> str:
         """The model version that answers, for the log."""

@@ -31,6 +31,7 @@ from bench.colour_pages import (
     lab,
 )
 from tests.conftest import DATA_DIR, ROOT, page_png
+from tfmodel.modes import MODES
 
 BASE = ROOT / "serving" / "models" / "autoencoder"
 # sha256 of serving_default's answers from version 5 as exported before the modes existed
@@ -150,3 +151,57 @@ def test_a_large_page_in_tiles(signatures):
     assert area_measures(rgb, page.paper())["white"] >= 0.99
     ink = ~np.asarray(Image.open(io.BytesIO(_answer(signatures, "binaria", page.png()))))
     assert f_measure(ink, page.ink()) >= 97
+
+
+@pytest.fixture(scope="module")
+def shipped_server(tmp_path_factory):
+    """The TF Serving stand-in on the shipped model folder (its latest version), REST and gRPC."""
+    from tests.serving_contract.local_server import running_server
+
+    log = tmp_path_factory.mktemp("serving") / "server.log"
+    with running_server(["--model_name=autoencoder", f"--model_base_path={BASE}"], log) as server:
+        yield server
+
+
+def _backends(base, server) -> dict[str, object]:
+    from api.backends.in_process import InProcessBackend
+    from api.backends.tf_serving import TFServingBackend
+    from api.backends.tf_serving_grpc import TFServingGrpcBackend
+
+    return {"in process": InProcessBackend(str(base)),
+            "REST": TFServingBackend(server.url, "autoencoder"),
+            "gRPC": TFServingGrpcBackend(server.grpc, "autoencoder")}
+
+
+def test_three_modes_are_the_same_bytes_in_process_and_over_tf_serving(shipped_server):
+    """Each mode's answer to a colour page (and a JPEG of it) is one byte string, whichever way
+    the model is reached: the modes live in the SavedModel."""
+    backends = _backends(BASE, shipped_server)
+    page = colour_page(300, 240, seed=5)
+    pages = [page.png(), _encode(Image.fromarray(page.rgb), "JPEG")]
+    for mode in MODES:
+        for data in pages:
+            answers = {name: backend.clean(data, mode) for name, backend in backends.items()}
+            assert len(set(answers.values())) == 1, (mode, {k: len(v) for k, v in answers.items()})
+    for backend in backends.values():
+        backend.close()
+
+
+def test_a_version_from_before_the_modes_has_only_cinza(tmp_path):
+    """Version 3 (exported before the modes) served in process and by the stand-in: cinza
+    answers, cor and binaria are ModeUnavailable on every path (code 11 in the API)."""
+    from api.backends import ModeUnavailable
+    from tests.serving_contract.local_server import running_server
+
+    base = tmp_path / "autoencoder"
+    base.mkdir()
+    (base / "3").symlink_to(BASE / "3", target_is_directory=True)
+    with running_server(["--model_name=autoencoder", f"--model_base_path={base}"],
+                        tmp_path / "server.log") as server:
+        backends = _backends(base, server)
+        for name, backend in backends.items():
+            assert Image.open(io.BytesIO(backend.clean(page_png(40, 30)))).mode == "L", name
+            for mode in ("cor", "binaria"):
+                with pytest.raises(ModeUnavailable):
+                    backend.clean(page_png(40, 30), mode)
+            backend.close()

@@ -1,7 +1,7 @@
 # The API image: Flask app under gunicorn on port 3030, talking to TF Serving over REST or gRPC.
 # No TensorFlow here: only the base dependencies of pyproject.toml, no extras, installed from
 # requirements.lock (every package pinned and hashed: `make lock`); TF Serving's gRPC messages
-# come from api/protos/ through a descriptor set made in the `protos` stage.
+# come from pagework/protos/ through a descriptor set made in the `protos` stage.
 # BASE_IMAGE: any Debian-like image with python3 >= 3.11 and its venv module (the official slim
 # image by default; `make compose-test` swaps in a stand-in built from Debian's packages).
 ARG BASE_IMAGE=python:3.11-slim-bookworm
@@ -13,9 +13,9 @@ COPY docker/protoc.lock /tmp/build/
 RUN python3 -m venv /tmp/venv \
  && /tmp/venv/bin/pip install --no-cache-dir --disable-pip-version-check --require-hashes \
     -r /tmp/build/protoc.lock
-COPY api/protos /tmp/build/api/protos
-COPY api/backends/tf_serving_protos.py /tmp/build/api/backends/
-RUN /tmp/venv/bin/python /tmp/build/api/backends/tf_serving_protos.py /tmp/build/tf_serving.binpb
+COPY pagework/protos /tmp/build/pagework/protos
+COPY pagework/backends/tf_serving_protos.py /tmp/build/pagework/backends/
+RUN /tmp/venv/bin/python /tmp/build/pagework/backends/tf_serving_protos.py /tmp/build/tf_serving.binpb
 
 FROM ${BASE_IMAGE}
 LABEL org.opencontainers.image.title=ddd-serving-api
@@ -40,10 +40,12 @@ RUN useradd --uid 10001 --user-group --create-home --shell /usr/sbin/nologin app
  && mkdir -p "$SPOOL_DIR" \
  && chown app:app "$SPOOL_DIR"
 
-# The project layout the service expects: api/ next to db/init.sql (applied at start-up).
+# The project layout the service expects: the service (api/) over the page work (pagework/) and
+# the model rules (tfmodel/), next to db/init.sql (applied at start-up). No document tools.
 COPY api ./api
+COPY pagework ./pagework
 COPY tfmodel ./tfmodel
-COPY --from=protos /tmp/build/tf_serving.binpb ./api/protos/tf_serving.binpb
+COPY --from=protos /tmp/build/tf_serving.binpb ./pagework/protos/tf_serving.binpb
 COPY db/init.sql ./db/init.sql
 
 USER app

@@ -34,12 +34,12 @@ fonts:
 
 run: setup
 	scripts/ensure_mariadb.sh --optional
-	-$(PY) -m api.schema
+	-$(PY) -m api.log.schema
 	$(PY) -m api
 
 run-stack: setup
 	scripts/ensure_mariadb.sh
-	$(PY) -m api.schema
+	$(PY) -m api.log.schema
 	scripts/run_stack.sh
 
 # Worker processes for `make test`; each holds its own models and servers.

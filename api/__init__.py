@@ -1,7 +1,7 @@
 """The document-cleaning HTTP service.
 
 `create_app` is imported on first use, not here: gunicorn's config (api/gunicorn_conf.py) imports
-`api.config` in the master, and must set PROMETHEUS_MULTIPROC_DIR before anything imports
+`pagework.config` in the master, and must set PROMETHEUS_MULTIPROC_DIR before anything imports
 prometheus_client, which reads it once, at import.
 """
 

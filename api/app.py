@@ -10,9 +10,9 @@ from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException
 
 from api import openapi, routes, web
-from api.codes import Code, body
-from api.config import EXTENSION, Config, from_env
 from api.services import build_services
+from pagework.codes import Code, body
+from pagework.config import EXTENSION, Config, from_env
 
 log = logging.getLogger(__name__)
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"

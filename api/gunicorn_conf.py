@@ -1,6 +1,6 @@
-"""gunicorn settings for the service, from the same environment as the app (api/config.py).
+"""gunicorn settings for the service, from the same environment as the app (pagework/config.py).
 
-Imports nothing but api.config: prometheus_client must not be imported in the master before
+Imports nothing but pagework.config: prometheus_client must not be imported in the master before
 `on_starting` has set PROMETHEUS_MULTIPROC_DIR (it reads the variable once, at import).
 """
 
@@ -9,7 +9,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from api.config import EXTENSION, from_env
+from pagework.config import EXTENSION, from_env
 
 _config = from_env()
 _owned: list[Path] = []  # the metrics folder this start created, removed at exit

@@ -16,7 +16,7 @@ from typing import Any
 from gunicorn import util
 from gunicorn.workers.gthread import ThreadWorker
 
-from api.codes import Code, body
+from pagework.codes import Code, body
 
 
 class JsonErrorWorker(ThreadWorker):

@@ -1,6 +1,6 @@
 """GET /openapi.json: an OpenAPI 3.1 document of every route.
 
-Built from `api.codes` and the running configuration, so the code table, the messages and the
+Built from `pagework.codes` and the running configuration, so the code table, the messages and the
 limits it states cannot drift from what the service answers.
 """
 
@@ -11,12 +11,12 @@ from importlib import metadata
 
 from flask import Blueprint, Response, current_app, jsonify
 
-from api.codec import TOO_LARGE_DETAIL, check_header, decode_base64
-from api.codes import HTTP_STATUS, MESSAGES, ApiError, Code, code_table
-from api.config import EXTENSION, Config
-from api.pipeline import MODEL_DOWN_DETAIL
 from api.routes import KEY_DETAIL, LOG_DETAIL, image_field
-from api.work import SHAPE_DETAIL
+from pagework.codec import TOO_LARGE_DETAIL, check_header, decode_base64
+from pagework.codes import HTTP_STATUS, MESSAGES, ApiError, Code, code_table
+from pagework.config import EXTENSION, Config
+from pagework.pipeline import MODEL_DOWN_DETAIL
+from pagework.work import SHAPE_DETAIL
 
 bp = Blueprint("openapi", __name__)
 
@@ -24,7 +24,7 @@ bp = Blueprint("openapi", __name__)
 EXAMPLE_PNG_B64 = (
     "iVBORw0KGgoAAAANSUhEUgAAAAQAAAADCAAAAACRn/EaAAAAF0lEQVR42mN8xsDAwMRgwcDA+IyBgQEAEiMCCWeCn/UAAAAASUVORK5CYII="
 )
-# What api.codec.decode_base64 can accept: an optional data-URL prefix ("data:" in any case),
+# What pagework.codec.decode_base64 can accept: an optional data-URL prefix ("data:" in any case),
 # then the standard and URL-safe alphabets, padding and whitespace.
 BASE64_PATTERN = (r"^\s*(?:[Dd][Aa][Tt][Aa]:[A-Za-z0-9_.+/-]*"
                   r"(?:;[A-Za-z0-9_.+-]+=[A-Za-z0-9_.+-]+)*;base64,)?[A-Za-z0-9+/=_\s-]+$")

@@ -6,8 +6,8 @@ import threading
 import time
 from dataclasses import dataclass
 
-from api.backends import ModelBackend
-from api.store import Store
+from api.log.store import Store
+from pagework.backends import ModelBackend
 
 
 @dataclass(frozen=True)

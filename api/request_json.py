@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 from json.decoder import WHITESPACE, scanstring
 
-from api.codes import ApiError, Code
-from api.store import storable_text
+from api.log.store import storable_text
+from pagework.codes import ApiError, Code
 
 JSON_VALUE_MARKS = (b",", b":", b"[", b"{")
 _skip = WHITESPACE.match  # JSON's own whitespace, as json.loads skips it

@@ -13,14 +13,14 @@ from datetime import UTC, datetime
 from flask import Blueprint, Request, Response, current_app, jsonify, request
 
 from api.body import BodyMalformed, BodyTooLarge, read_body
-from api.codec import to_data_url
-from api.codes import HTTP_STATUS, ApiError, Code, body
-from api.config import EXTENSION
-from api.pipeline import clean_text
+from api.log.request_log import LogUnavailable
+from api.log.store import LogRecord, storable_text
 from api.request_json import body_text, field_text, parse_json
-from api.request_log import LogUnavailable
 from api.services import Services
-from api.store import LogRecord, storable_text
+from pagework.codec import to_data_url
+from pagework.codes import HTTP_STATUS, ApiError, Code, body
+from pagework.config import EXTENSION
+from pagework.pipeline import clean_text
 from tfmodel.modes import DEFAULT, MODES
 
 KEY = "imgb64_dirty"

@@ -6,14 +6,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from api.backends import ModelBackend, build_backend
-from api.budget import PixelBudget
-from api.config import Config
+from api.log.request_log import RequestLog
+from api.log.spool import Spool
+from api.log.store import Store
 from api.metrics import Metrics
 from api.readiness import ReadinessProbe
-from api.request_log import RequestLog
-from api.spool import Spool
-from api.store import Store
+from pagework.backends import ModelBackend, build_backend
+from pagework.budget import PixelBudget
+from pagework.config import Config
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ def log_start(services: Services) -> None:
     if state.database:
         log.info("request log: MySQL %s", where)
     elif state.table_missing:
-        log.error("request log: MySQL %s has no Imagens table: run `python -m api.schema` (the"
+        log.error("request log: MySQL %s has no Imagens table: run `python -m api.log.schema` (the"
                   " service never creates it); rows wait in the spool (%s) meanwhile", where,
                   config.spool_dir)
     else:

@@ -34,7 +34,7 @@ from bench.direct import add_direct_args, ratios, run_direct
 from bench.measure import Result, header, measure, measure_interleaved, megapixels, row
 from bench.pages import add_source_args, load_pages
 from bench.processes import running_api, running_model_server
-from bench.report import stamp, write_report
+from bench.report import add_load_args, start_run, write_report
 from bench.rows import count_rows, create_database, drop_database
 from tfmodel.versions import latest_version
 
@@ -104,6 +104,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, help="also write the report as JSON here (for "
                         "python -m bench.render)")
     add_direct_args(parser)
+    add_load_args(parser)
     return parser.parse_args(argv)
 
 
@@ -167,7 +168,7 @@ class Run:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    started = stamp(argv)
+    started = start_run(args, argv)
     model_apis = _model_apis(args.api_model)
     local_apis = {**LOCAL_APIS, **model_apis}
     targets = args.targets.split(",") + list(model_apis)

@@ -27,13 +27,13 @@ from pathlib import Path
 import mysql.connector
 import requests
 
-from api.config import from_env
-from api.schema import apply_schema
-from api.store import LogRecord, Store
+from api.log.schema import apply_schema
+from api.log.store import LogRecord, Store
 from bench.pages import add_source_args, load_pages
 from bench.processes import running_api, running_model_server
-from bench.report import stamp, write_report
+from bench.report import add_load_args, start_run, write_report
 from bench.rows import drop_database
+from pagework.config import from_env
 from tfmodel.versions import latest_version
 
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -255,8 +255,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--row-concurrency", default="1,4")
     parser.add_argument("--out", type=Path, help="also write the report as JSON here (for "
                         "python -m bench.render)")
+    add_load_args(parser)
     args = parser.parse_args(argv)
-    started = stamp(argv)
+    started = start_run(args, argv)
     print(json.dumps(started), flush=True)
     results: list[dict] = []
     if args.what in ("pages", "all"):

@@ -30,7 +30,7 @@ from PIL import Image
 
 from bench.measure import Result, header, measure, megapixels, row
 from bench.pages import add_source_args, load_pages
-from bench.report import stamp, write_report
+from bench.report import add_load_args, start_run, write_report
 
 SIGNATURES = {"serving_default": ("image_bytes", "clean_png_bytes"), "denoise": ("images", "clean")}
 MAX_MESSAGE = 2**31 - 1  # what TF Serving's server.cc allows; the client must allow it too
@@ -185,8 +185,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, help="also write the report as JSON here (for "
                         "python -m bench.render)")
     add_direct_args(parser)
+    add_load_args(parser)
     args = parser.parse_args(argv)
-    started = stamp(argv)
+    started = start_run(args, argv)
     if not (args.rest or args.grpc):
         parser.error("give --rest, --grpc or both")
     pages = {size: load_pages(args.data, size) for size in args.sizes.split(",")}

@@ -24,6 +24,7 @@ import requests
 
 from bench.pages import add_source_args, load_pages
 from bench.processes import running_api
+from bench.report import add_load_args, settle
 from bench.rows import count_rows, create_database, drop_database
 
 
@@ -89,7 +90,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", default="540x420", help="page size (mosaics when not in data)")
     parser.add_argument("--api-env", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--keep-database", action="store_true")
+    add_load_args(parser)
     args = parser.parse_args(argv)
+    settle(args)
 
     pages = load_pages(args.data, args.size) + load_pages(args.data, "540x258")
     bodies = [{"imgb64_dirty": base64.b64encode(p).decode()} for p in pages]

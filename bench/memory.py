@@ -15,7 +15,7 @@ from pathlib import Path
 
 from bench.pages import add_source_args
 from bench.processes import ROOT
-from bench.report import stamp, write_report
+from bench.report import add_load_args, start_run, write_report
 
 CHILD = r"""
 import json, sys, time
@@ -53,8 +53,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--out", type=Path, help="also write the report as JSON here (for "
                         "python -m bench.render)")
+    add_load_args(parser)
     args = parser.parse_args(argv)
-    started = stamp(argv)
+    started = start_run(args, argv)
     rows = []
     for size in args.sizes.split(","):
         out = subprocess.run([sys.executable, "-c", CHILD, str(args.model_dir), str(args.data),

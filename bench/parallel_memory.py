@@ -21,6 +21,7 @@ import requests
 
 from bench.pages import add_source_args, load_pages
 from bench.processes import running_api
+from bench.report import add_load_args, settle
 from bench.rows import create_database, drop_database
 
 
@@ -64,7 +65,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--budgets", default="40000000,1000000000",
                         help="PIXEL_BUDGET values to compare")
     parser.add_argument("--wait", type=float, default=900, help="PIXEL_BUDGET_WAIT, seconds")
+    add_load_args(parser)
     args = parser.parse_args(argv)
+    settle(args)
     page = load_pages(args.data, args.size, count=1)[0]
     body = {"imgb64_dirty": base64.b64encode(page).decode()}
     width, height = (int(v) for v in args.size.split("x"))

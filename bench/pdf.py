@@ -36,7 +36,7 @@ from PIL import Image
 from rapidfuzz.distance import Levenshtein
 
 from bench.processes import running_api
-from bench.report import stamp, write_report
+from bench.report import add_load_args, start_run, write_report
 from bench.rows import create_database, drop_database
 from training.pages import add_data_argument, list_ids, split_by_blocks
 
@@ -137,8 +137,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--mosaics", type=int, default=2, help="A4 300 dpi pages (default: 2)")
     parser.add_argument("--jobs", type=int, default=2, help="OCRmyPDF --jobs (default: 2)")
     parser.add_argument("--out", type=Path, help="JSON report (bench/report.py)")
+    add_load_args(parser)
     args = parser.parse_args(argv)
-    started = stamp(argv)
+    started = start_run(args, argv)
     _, held_out = split_by_blocks(list_ids(args.data, "train_cleaned"))
     pairs = [(gray(args.data / "train" / f"{i}.png"),
               gray(args.data / "train_cleaned" / f"{i}.png")) for i in held_out]
@@ -174,7 +175,7 @@ def cli_runs(work: Path, documents: dict, log: Path) -> list[dict]:
     """The CLI's PDF path, in this process and through the API, against posting page by page."""
     database = create_database(f"bench_pdf_{uuid.uuid4().hex[:8]}")
     results = []
-    cli = [sys.executable, "-m", "api.cli", "clean", "-q"]
+    cli = [sys.executable, "-m", "doctools.cli", "clean", "-q"]
     try:
         with running_api({"MYSQL_DATABASE": database}, log) as api:
             for name, (dpi, pages) in documents.items():

@@ -4,7 +4,7 @@ Two tables in a throw-away database on the local MariaDB, filled alike with real
 540x420 page's base64 and its cleaned PNG's, ~330 KB) over three months: `Imagens` as db/init.sql
 makes it (ix_imagens_data), and a copy partitioned by month on `data` (partitioning forces `data`
 into the primary and unique keys). For each: insert throughput while filling, then the oldest
-month removed (api.retention's batched purge vs ALTER TABLE ... DROP PARTITION) while a writer
+month removed (api.log.retention's batched purge vs ALTER TABLE ... DROP PARTITION) while a writer
 keeps inserting rows, with that writer's insert latency (p50, max) during the removal, the time
 it took and the table file's size before and after. Traffic goes to the local server only.
 """
@@ -23,11 +23,12 @@ from pathlib import Path
 import mysql.connector
 import numpy as np
 
-from api.config import Config, from_env
-from api.retention import purge
-from api.schema import apply_schema
-from api.store import INSERT_SQL, LogRecord, connection_params
+from api.log.retention import purge
+from api.log.schema import apply_schema
+from api.log.store import INSERT_SQL, LogRecord, connection_params
+from bench.report import add_load_args, settle
 from bench.rows import drop_database
+from pagework.config import Config, from_env
 
 MONTHS = (datetime(2026, 1, 1), datetime(2026, 2, 1), datetime(2026, 3, 1), datetime(2026, 4, 1))
 PARTITIONED = """
@@ -120,7 +121,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--per-month", type=int, default=300, help="rows per month per table")
     parser.add_argument("--row-bytes", type=int, default=330_000, help="both texts together")
     parser.add_argument("--batch-rows", type=int, default=200)
+    add_load_args(parser)
     args = parser.parse_args(argv)
+    settle(args)
     text = "A" * args.row_bytes
     config = from_env().with_overrides({"mysql_database": f"ddd_ret_{uuid.uuid4().hex[:8]}"})
     apply_schema(config)

@@ -1,12 +1,12 @@
-"""The rows a benchmark's API wrote, read from the MySQL of api/config.py's environment."""
+"""The rows a benchmark's API wrote, read from the MySQL of pagework/config.py's environment."""
 
 from __future__ import annotations
 
 import mysql.connector
 
-from api.config import from_env
-from api.schema import apply_schema
-from api.store import connection_params
+from api.log.schema import apply_schema
+from api.log.store import connection_params
+from pagework.config import from_env
 
 
 def _connect(database: str | None = None):

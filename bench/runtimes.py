@@ -18,6 +18,7 @@ from collections.abc import Callable
 import numpy as np
 
 from bench.pages import add_source_args, load_pages
+from bench.report import add_load_args, settle
 from tfmodel.versions import latest_version
 
 
@@ -98,7 +99,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sizes", default="544x432,1024x1024")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=10)
+    add_load_args(parser)
     args = parser.parse_args(argv)
+    settle(args)
 
     version = latest_version(args.model_dir)
     builder = BUILDERS[args.builder]

@@ -1,7 +1,7 @@
 """`python -m bench.stages`: where one request's time goes, stage by stage, per page size.
 
 Runs the service's own functions in this process, in the order a request meets them: JSON
-parse, base64 decode, header checks (`api.codec.read_page`), the model call (the SavedModel's
+parse, base64 decode, header checks (`pagework.codec.read_page`), the model call (the SavedModel's
 `serving_default`: PNG decode, network, PNG encode, all in the graph; decode and encode are also
 timed alone), base64 of the answer, the JSON answer, and the MySQL insert (a throw-away
 database). Medians of --repeats runs after one warm-up.
@@ -20,14 +20,14 @@ from pathlib import Path
 
 import numpy as np
 
-from api.backends.in_process import InProcessBackend
-from api.codec import decode_base64, read_page, to_data_url
-from api.config import from_env
-from api.pipeline import run_model
-from api.store import LogRecord, Store
+from api.log.store import LogRecord, Store
 from bench.pages import add_source_args, load_pages
-from bench.report import stamp, write_report
+from bench.report import add_load_args, start_run, write_report
 from bench.rows import create_database, drop_database
+from pagework.backends.in_process import InProcessBackend
+from pagework.codec import decode_base64, read_page, to_data_url
+from pagework.config import from_env
+from pagework.pipeline import run_model
 
 
 def median_ms(call: Callable[[], object], repeats: int) -> float:
@@ -80,8 +80,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--out", type=Path, help="also write the report as JSON here (for "
                         "python -m bench.render)")
+    add_load_args(parser)
     args = parser.parse_args(argv)
-    started = stamp(argv)
+    started = start_run(args, argv)
     rows: list[dict[str, object]] = []
 
     cfg = from_env()

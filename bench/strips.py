@@ -21,6 +21,7 @@ from PIL import Image
 
 from bench.load import worker_rss_mib
 from bench.processes import running_api
+from bench.report import add_load_args, settle
 from bench.rows import count_rows, create_database, drop_database
 
 # (label, format, width, height): the largest strips each format can hold.
@@ -52,7 +53,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model-dir", default="serving/models/autoencoder")
     parser.add_argument("--timeout", type=float, default=120, help="seconds per request")
     parser.add_argument("--api-env", action="append", default=[], metavar="KEY=VALUE")
+    add_load_args(parser)
     args = parser.parse_args(argv)
+    settle(args)
     database = create_database(f"ddd_strips_{uuid.uuid4().hex[:8]}")
     logs = Path(tempfile.mkdtemp(prefix="ddd-strips-"))
     env = {"MODEL_DIR": str(Path(args.model_dir).resolve()), "MYSQL_DATABASE": database,

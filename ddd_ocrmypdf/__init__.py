@@ -4,10 +4,10 @@
     ocrmypdf --plugin ddd_ocrmypdf in.pdf out.pdf
     ocrmypdf --plugin ddd_ocrmypdf --ddd-url http://localhost:3030 in.pdf out.pdf
 
-Pages are cleaned by the API's own pipeline, in OCRmyPDF's worker processes (the model loads
-once per process) or by a running service, whose route, codes and MySQL row are the usual ones.
-A page that can't be cleaned stops OCRmyPDF with the service's code and message: never a page
-silently left dirty or blank.
+Pages are cleaned by the document tools (doctools.cleaners, over the page work the service
+runs), in OCRmyPDF's worker processes (the model loads once per process) or by a running
+service, whose route, codes and MySQL row are the usual ones. A page that can't be cleaned stops
+OCRmyPDF with the service's code and message: never a page silently left dirty or blank.
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ from ocrmypdf.exceptions import BadArgsError, ExitCode, ExitCodeException
 from PIL import Image
 from pydantic import BaseModel
 
-from api.cleaners import Cleaner, LocalCleaner, PageFailed, RemoteCleaner
-from api.codec import encode_png
-from api.codes import MESSAGES
+from doctools.cleaners import Cleaner, LocalCleaner, PageFailed, RemoteCleaner
+from pagework.codec import encode_png
+from pagework.codes import MESSAGES
 from tfmodel.modes import DEFAULT, MODES
 
 

@@ -7,8 +7,8 @@ import io
 
 from PIL import Image
 
-from api.codec import read_page
-from api.codes import ApiError, Code
+from pagework.codec import read_page
+from pagework.codes import ApiError, Code
 
 LIMITS = {"max_bytes": 25 * 1024 * 1024, "max_pixels": 4_000_000}  # small: fuzz inputs are small
 INPUT_CODES = {Code.BAD_IMAGE, Code.TOO_LARGE, Code.MODEL_UNAVAILABLE}

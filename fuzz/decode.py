@@ -16,15 +16,15 @@ import atheris
 
 from fuzz import run
 
-with atheris.instrument_imports(include=["api", "PIL"]):
+with atheris.instrument_imports(include=["api", "pagework", "PIL"]):
     from PIL import Image
 
     Image.init()  # the format plugins, imported here so that they are instrumented too
-    from api.codec import decode_base64
-    from api.codes import ApiError, Code
+    from api.log.store import storable_json, storable_text
     from api.routes import image_field, parse_json
-    from api.store import storable_json, storable_text
     from fuzz.checks import LIMITS, check_image
+    from pagework.codec import decode_base64
+    from pagework.codes import ApiError, Code
 
 
 def test_one_input(data: bytes) -> None:

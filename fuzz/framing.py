@@ -21,15 +21,15 @@ import atheris
 
 from fuzz import run
 
-with atheris.instrument_imports(include=["api", "gunicorn.http"]):
+with atheris.instrument_imports(include=["api", "pagework", "gunicorn.http"]):
     from gunicorn.config import Config as GunicornConfig
     from gunicorn.http import wsgi
     from gunicorn.http.errors import NoMoreData, ParseException
     from gunicorn.http.parser import RequestParser
     from werkzeug.test import run_wsgi_app
 
-    from api.codes import HTTP_STATUS, MESSAGES, Code
     from fuzz.route import Route, make_body
+    from pagework.codes import HTTP_STATUS, MESSAGES, Code
 
 HEAD = b"POST /remove_background HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
 

@@ -18,12 +18,12 @@ import atheris
 
 from fuzz import run
 
-with atheris.instrument_imports(include=["api", "PIL"]):
+with atheris.instrument_imports(include=["api", "pagework", "PIL"]):
     from PIL import Image
 
     Image.init()  # the format plugins, imported here so that they are instrumented too
     from api.app import create_app
-    from api.codes import HTTP_STATUS, MESSAGES, Code
+    from pagework.codes import HTTP_STATUS, MESSAGES, Code
 
 CONTENT_TYPES = ["application/json", "application/problem+json", "text/plain", "",
                  "application/json; charset=utf-16", "multipart/form-data; boundary=x"]
@@ -36,9 +36,9 @@ class Route:
         # Set-up only, outside atheris.instrument_imports: coverage is the request path's.
         import mysql.connector
 
-        from api.config import from_env
-        from api.schema import apply_schema
-        from api.store import connection_params
+        from api.log.schema import apply_schema
+        from api.log.store import connection_params
+        from pagework.config import from_env
 
         self.database = f"ddd_fuzz_{uuid.uuid4().hex[:8]}"
         config = from_env().with_overrides({"mysql_database": self.database,

@@ -22,16 +22,16 @@ import atheris
 
 from fuzz import run
 
-with atheris.instrument_imports(include=["api"]):
+with atheris.instrument_imports(include=["pagework"]):
     import numpy as np
     from PIL import Image
 
-    from api.backends import build_backend
-    from api.budget import PixelBudget
-    from api.codes import ApiError, Code
-    from api.config import from_env
-    from api.pipeline import clean_bytes
-    from api.work import work_pixels
+    from pagework.backends import build_backend
+    from pagework.budget import PixelBudget
+    from pagework.codes import ApiError, Code
+    from pagework.config import from_env
+    from pagework.pipeline import clean_bytes
+    from pagework.work import work_pixels
 
 FORMATS = [("PNG", ("L", "P", "RGBA", "1")), ("JPEG", ("L", "RGB")), ("GIF", ("P",)),
            ("BMP", ("L", "RGB")), ("TIFF", ("L", "RGB")), ("WEBP", ("RGB",))]

@@ -163,7 +163,7 @@ retention_run() {  # the purge as its own MySQL user, made by the db's init file
   echo "  $out"
   case $out in *'"older_rows": 0'*|*'"rows": 0'*) ;; *) die "retention: $out" ;; esac
 }
-check retention_run python -m api.retention purge --dry-run
+check retention_run python -m api.log.retention purge --dry-run
 check retention_run
 check check_rows
 

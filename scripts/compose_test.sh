@@ -199,7 +199,7 @@ for statement in "DELETE FROM ImagensAPi.Imagens" "DROP TABLE ImagensAPi.Imagens
 done
 migrate_exit=$(docker inspect -f '{{.State.ExitCode}}' "$(compose ps -q migrate)")
 [ "$migrate_exit" = 0 ] || die "the migrate service exited with $migrate_exit"
-echo "  migrate (python -m api.schema as the schema user) exited 0 before the API started"
+echo "  migrate (python -m api.log.schema as the schema user) exited 0 before the API started"
 passed=$((passed + 1))
 
 # --- gRPC ---------------------------------------------------------------------------------------

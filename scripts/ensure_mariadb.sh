@@ -2,7 +2,7 @@
 # Makes a MySQL/MariaDB answer on MYSQL_HOST:MYSQL_PORT for `make run` and `make test`:
 # starts the local MariaDB when it is installed but down; on a bare Debian/Ubuntu machine, as
 # root, installs Debian's mariadb-server first and lets root log in over TCP with an empty
-# password (the development default of api/config.py), then waits for it.
+# password (the development default of pagework/config.py), then waits for it.
 #   ensure_mariadb.sh             fails when no server can be had (the tests need one)
 #   ensure_mariadb.sh --optional  warns and goes on: the service runs, rows wait in its spool
 set -euo pipefail

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from api.config import EXTENSION
+from pagework.config import EXTENSION
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 # Connections each test service may hold (in-process apps and the gunicorn workers the tests
@@ -89,9 +89,9 @@ def page_png(width: int = 64, height: int = 48, seed: int = 0) -> bytes:
 # --- The service under test: real MariaDB (throw-away database), real HTTP server ---------------
 
 def mysql_params() -> dict:
-    """The service's own connection settings (api/config.py's environment)."""
-    from api.config import from_env
-    from api.store import connection_params
+    """The service's own connection settings (pagework/config.py's environment)."""
+    from api.log.store import connection_params
+    from pagework.config import from_env
 
     return connection_params(from_env())
 
@@ -144,8 +144,8 @@ def make_database():
     never creates it), all dropped at the end of the session."""
     import uuid
 
-    from api.config import from_env
-    from api.schema import apply_schema
+    from api.log.schema import apply_schema
+    from pagework.config import from_env
 
     made: list[Database] = []
 

@@ -8,10 +8,10 @@ import threading
 
 import pytest
 
-from api.backends import BackendUnavailable, InvalidImage
-from api.backends.in_process import InProcessBackend
-from api.backends.tf_serving import TFServingBackend
 from bench.processes import free_port
+from pagework.backends import BackendUnavailable, InvalidImage
+from pagework.backends.in_process import InProcessBackend
+from pagework.backends.tf_serving import TFServingBackend
 from tests.conftest import decode_clean, encode, page_array, page_png
 from tests.test_hostile import LEAKS
 from tests.test_routes import assert_answer, assert_row, b64

@@ -10,8 +10,8 @@ import socket
 
 import pytest
 
-from api.config import Config
 from bench.processes import running_api
+from pagework.config import Config
 from tests.conftest import page_png
 
 SMALL_LIMIT = 200_000  # MAX_IMAGE_BYTES of the server under test

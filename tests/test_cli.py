@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import importlib
 import socket
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
-from api.cli import main
-from api.codes import MESSAGES, Code
+from doctools.cli import main
+from pagework.codes import MESSAGES, Code
 from tests.conftest import ROOT, encode, page_array, page_png
 
 SIZES = {"a.png": (64, 48), "sub/b.jpg": (50, 30), "sub/deep/c.bmp": (33, 17)}
@@ -118,6 +120,18 @@ def test_usage_errors_write_nothing(capsys, tmp_path, case):
 
 
 def test_runs_as_a_module():
-    result = subprocess.run([sys.executable, "-m", "api.cli", "clean", "--help"], cwd=ROOT,
+    result = subprocess.run([sys.executable, "-m", "doctools.cli", "clean", "--help"], cwd=ROOT,
                             capture_output=True, text=True, timeout=60, check=True)
     assert "usage: remove-background clean" in result.stdout
+
+
+def test_the_installed_command_is_this_main():
+    """pyproject's `remove-background` names this function; installed, the command answers."""
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    module, _, name = scripts["remove-background"].partition(":")
+    assert getattr(importlib.import_module(module), name) is main
+    command = Path(sys.executable).with_name("remove-background")
+    if command.exists() and f"from {module} import {name}" in command.read_text():
+        result = subprocess.run([str(command), "--help"], capture_output=True, text=True,
+                                timeout=60, check=True)
+        assert "usage: remove-background" in result.stdout

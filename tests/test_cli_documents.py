@@ -15,8 +15,8 @@ import pikepdf
 import pytest
 from PIL import Image
 
-from api.cleaners import LocalCleaner
-from api.cli import main
+from doctools.cleaners import LocalCleaner
+from doctools.cli import main
 from tests.conftest import ROOT, encode, page_array
 from tests.documents import add_vector_page, page_image, scan_png, scanned_pdf, tiff
 
@@ -167,7 +167,7 @@ def test_a_page_over_max_pixels_fails_alone_and_stays_as_it_was(capsys, tmp_path
 MEMORY_PROBE = textwrap.dedent("""
     import re, sys
     from pathlib import Path
-    from api.document_jobs import clean_document
+    from doctools.document_jobs import clean_document
 
     class Echo:  # the document path alone: the page's own PNG comes back as its cleaned page
         def clean(self, data):

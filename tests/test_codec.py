@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from api.codec import decode_base64, encode_png, normalise, png_size, read_page, to_data_url
-from api.codes import ApiError, Code
+from pagework.codec import decode_base64, encode_png, normalise, png_size, read_page, to_data_url
+from pagework.codes import ApiError, Code
 from tests.conftest import decode_clean, encode, page_array
 
 LIMIT = 40_000_000

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from PIL import Image, PngImagePlugin
 
-from api.codec import read_page
+from pagework.codec import read_page
 from tests.conftest import decode_clean, encode
 
 LIMIT = 40_000_000

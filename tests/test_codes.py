@@ -1,4 +1,4 @@
-"""The response contract: `api/codes.py` is its one source, pinned here once, and the README's
+"""The response contract: `pagework/codes.py` is its one source, pinned here once, and the README's
 table is generated from it."""
 
 from __future__ import annotations
@@ -6,12 +6,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from api.codes import HTTP_STATUS, MESSAGES, Code, code_table
+from pagework.codes import HTTP_STATUS, MESSAGES, Code, code_table
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 # The original service's codes 0-3 and the codes added since: clients depend on every pair, so a
-# change to api/codes.py that alters one must fail here (codes may only be added).
+# change to pagework/codes.py that alters one must fail here (codes may only be added).
 CONTRACT = {
     0: ("Imagem processada com sucesso", 200),
     1: ("Erro na requisição", 400),
@@ -36,4 +36,4 @@ def test_readme_table_is_the_generated_one():
     text = README.read_text()
     found = re.search(r"<!-- codes:begin[^>]*-->\n(.*?)\n<!-- codes:end -->", text, re.S)
     assert found, "README lost its code table markers"
-    assert found.group(1) == code_table(), "regenerate it: python -m api.codes"
+    assert found.group(1) == code_table(), "regenerate it: python -m pagework.codes"

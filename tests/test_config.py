@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from api.config import Config, from_env
+from pagework.config import Config, from_env
 
 
 def test_every_field_is_read_from_its_upper_case_name():
@@ -40,7 +40,7 @@ def test_booleans_are_parsed_not_kept_as_text(raw, value):
     class WithFlag(Config):
         flag: bool = False
 
-    import api.config as module
+    import pagework.config as module
 
     original = module.Config
     module.Config = WithFlag

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from api.config import Config
 from bench.processes import running_api
+from pagework.config import Config
 from tests.conftest import page_png
 
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from api.config import EXTENSION, ROOT, Config
+from pagework.config import EXTENSION, ROOT, Config
 
 
 def test_importing_the_package_does_no_work():
     """`import api` (gunicorn's config does it in the master) loads neither Flask's app nor
     prometheus_client, which must see PROMETHEUS_MULTIPROC_DIR first."""
-    probe = ("import sys, api, api.config, api.gunicorn_conf; "
+    probe = ("import sys, api, pagework.config, api.gunicorn_conf; "
              "print(sorted(m for m in ('api.app', 'prometheus_client', 'flask', 'tensorflow') "
              "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True,

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from api.config import Config
 from bench.processes import running_api, stop
+from pagework.config import Config
 from tests.conftest import DATA_DIR, page_png
 from tests.nginx_front import NGINX, front_env, running_front
 

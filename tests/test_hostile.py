@@ -19,11 +19,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from api.budget import BUSY_DETAIL, PixelBudget
-from api.codec import decode_base64, read_page, strip_data_url
-from api.codes import HTTP_STATUS, MESSAGES, ApiError
+from api.log.store import storable_text
 from api.routes import LOG_DETAIL, parse_json
-from api.store import storable_text
+from pagework.budget import BUSY_DETAIL, PixelBudget
+from pagework.codec import decode_base64, read_page, strip_data_url
+from pagework.codes import HTTP_STATUS, MESSAGES, ApiError
 from tests.conftest import FUZZ_EXAMPLES, ROOT, decode_clean, encode, page_array
 from tests.test_routes import JSON, assert_answer, assert_row, b64
 

@@ -1,5 +1,5 @@
 """deploy/k8s: every overlay rendered by kustomize, validated against pinned Kubernetes schemas in
-strict mode, and checked against compose and api/config.py, the sources it must agree with."""
+strict mode, and checked against compose and pagework/config.py, the sources it must agree with."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from api.config import Config, from_env
+from pagework.config import Config, from_env
 
 ROOT = Path(__file__).resolve().parents[1]
 K8S = ROOT / "deploy" / "k8s"
@@ -319,7 +319,7 @@ def test_every_secret_used_is_documented_and_made_by_the_dev_script(objects):
         assert name in script or name == "ddd-api-key", name  # the API key stays optional
 
 
-# --- agreement with api/config.py and compose -----------------------------------------------------
+# --- agreement with pagework/config.py and compose ------------------------------------------------
 
 def test_api_settings_are_config_fields_and_parse(objects):
     settings = api_settings(objects)
@@ -634,16 +634,16 @@ def test_prod_verifies_the_managed_mysql_over_tls():
 
 def test_jobs_run_the_project_commands_as_their_own_users(objects):
     migrate = container(objects, "Job", "migrate")
-    assert migrate["command"] == ["python", "-m", "api.schema"]
+    assert migrate["command"] == ["python", "-m", "api.log.schema"]
     assert {e["name"] for e in migrate["env"]} == {"MYSQL_SCHEMA_USER", "MYSQL_SCHEMA_PASSWORD"}
     retention = container(objects, "CronJob", "retention")
-    assert retention["command"][:3] == ["python", "-m", "api.retention"]
+    assert retention["command"][:3] == ["python", "-m", "api.log.retention"]
     assert {e["name"] for e in retention["env"]} == {"MYSQL_RETENTION_USER",
                                                     "MYSQL_RETENTION_PASSWORD"}
     assert from_env(api_settings(objects)).retention_days > 0
     cron = named(objects, "CronJob", "retention")["spec"]
     assert cron["concurrencyPolicy"] == "Forbid"
-    for module in ("api.schema", "api.retention"):
+    for module in ("api.log.schema", "api.log.retention"):
         out = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True,
                              text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
         assert out.returncode == 0, out.stderr

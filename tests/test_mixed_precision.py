@@ -11,8 +11,8 @@ import pytest
 import requests
 from PIL import Image
 
-from api.backends.in_process import InProcessBackend
 from bench.processes import running_api, running_model_server
+from pagework.backends.in_process import InProcessBackend
 from tests.conftest import ROOT, decode_clean, page_png
 from tfmodel import precision as mixed_precision
 

@@ -16,7 +16,7 @@ import pikepdf
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from api.codes import MESSAGES, Code
+from pagework.codes import MESSAGES, Code
 from tests.conftest import ROOT
 from tests.documents import page_image, scan_png, scanned_pdf
 from tests.test_cli_documents import api_clean

@@ -16,9 +16,9 @@ from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from api.codes import HTTP_STATUS, MESSAGES, Code
-from api.config import Config
 from api.openapi import build_spec
+from pagework.codes import HTTP_STATUS, MESSAGES, Code
+from pagework.config import Config
 from tests.conftest import FUZZ_EXAMPLES
 
 FUZZ_KEY = "chave-do-fuzzer"

@@ -17,10 +17,10 @@ from pathlib import Path
 import mysql.connector
 import pytest
 
-from api.config import Config
-from api.retention import cutoff_for, delete_batch, prepare_session, purge
-from api.schema import apply_schema
-from api.store import INSERT_SQL, LogRecord
+from api.log.retention import cutoff_for, delete_batch, prepare_session, purge
+from api.log.schema import apply_schema
+from api.log.store import INSERT_SQL, LogRecord
+from pagework.config import Config
 from tests.conftest import mysql_params, mysql_params_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -199,7 +199,7 @@ def cli(database, user: tuple[str, str], *args: str) -> subprocess.CompletedProc
     env = {**os.environ, "MYSQL_HOST": params["host"], "MYSQL_PORT": str(params["port"]),
            "MYSQL_DATABASE": database.name, "MYSQL_USER": "nobody-else",
            "MYSQL_RETENTION_USER": user[0], "MYSQL_RETENTION_PASSWORD": user[1]}
-    return subprocess.run([sys.executable, "-m", "api.retention", *args], cwd=ROOT, env=env,
+    return subprocess.run([sys.executable, "-m", "api.log.retention", *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=120)
 
 

@@ -13,7 +13,7 @@ import pytest
 import requests
 from PIL import Image
 
-from api.codes import HTTP_STATUS, MESSAGES
+from pagework.codes import HTTP_STATUS, MESSAGES
 from tests.conftest import ROOT, decode_clean, encode, page_array, page_png
 
 JSON = {"Content-Type": "application/json"}
@@ -338,8 +338,8 @@ def test_missing_table_is_a_readiness_error_and_rows_wait(start_server, make_dat
     schema step puts them where they belong."""
     import requests
 
-    from api.config import from_env
-    from api.schema import apply_schema
+    from api.log.schema import apply_schema
+    from pagework.config import from_env
     from tests.test_outages import wait_for
 
     database = make_database(schema=False)

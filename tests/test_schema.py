@@ -1,4 +1,5 @@
-"""The schema step (`python -m api.schema`): idempotent, never drops, raises the packet limit."""
+"""The schema step (`python -m api.log.schema`): idempotent, never drops, raises the packet
+limit."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ import sys
 import uuid
 from datetime import datetime
 
-from api.config import ROOT, from_env
-from api.schema import apply_schema, schema_statements
-from api.store import LogRecord, Store
+from api.log.schema import apply_schema, schema_statements
+from api.log.store import LogRecord, Store
+from pagework.config import ROOT, from_env
 from tests.conftest import mysql_params
 
 
@@ -55,7 +56,7 @@ def test_a_table_from_before_the_modes_gains_the_saida_column(make_database):
 
 def test_runs_as_a_command_and_creates_a_missing_table(make_database):
     database = make_database(schema=False)
-    result = subprocess.run([sys.executable, "-m", "api.schema"], cwd=ROOT, timeout=60,
+    result = subprocess.run([sys.executable, "-m", "api.log.schema"], cwd=ROOT, timeout=60,
                             capture_output=True, text=True,
                             env={**_env(), "MYSQL_DATABASE": database.name})
     assert result.returncode == 0, result.stderr
@@ -66,7 +67,7 @@ def test_runs_as_a_command_and_creates_a_missing_table(make_database):
 def test_unreachable_server_fails_with_a_clear_line(tmp_path):
     from tests.test_routes import closed_port
 
-    result = subprocess.run([sys.executable, "-m", "api.schema"], cwd=ROOT, timeout=60,
+    result = subprocess.run([sys.executable, "-m", "api.log.schema"], cwd=ROOT, timeout=60,
                             capture_output=True, text=True,
                             env={**_env(), "MYSQL_PORT": str(closed_port())})
     assert result.returncode == 1

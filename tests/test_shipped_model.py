@@ -14,7 +14,7 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from api.backends.in_process import latest_version
+from pagework.backends.in_process import latest_version
 from tests.conftest import DATA_DIR, ROOT
 from training.export import PageCleaner, keras_from_export
 from training.ink_suite import score, suite_pages

@@ -11,8 +11,8 @@ import time
 
 import pytest
 
-from api.request_log import RequestLog
-from api.spool import Spool
+from api.log.request_log import RequestLog
+from api.log.spool import Spool
 from tests.conftest import ROOT
 from tests.test_routes import closed_port
 from tests.test_store import make_store, record
@@ -64,7 +64,7 @@ def test_torn_line_from_a_crash_is_set_aside(tmp_path):
 
 WRITER = """
 import sys
-from api.spool import Spool
+from api.log.spool import Spool
 spool = Spool(sys.argv[1])
 for i in range(int(sys.argv[3])):
     spool.append({"writer": sys.argv[2], "i": i, "pad": "x" * 5000})
@@ -176,7 +176,7 @@ def test_counts_are_rebuilt_when_a_crash_left_them_stale(tmp_path):
 
 
 def test_bounded_spool_refuses_rows_at_the_bound(tmp_path):
-    from api.spool import SpoolFull
+    from api.log.spool import SpoolFull
 
     spool = Spool(tmp_path, max_bytes=2000)
     spool.append({"pad": "x" * 900})
@@ -208,7 +208,7 @@ def test_line_that_is_json_but_not_a_row_does_not_block_the_rest(make_database, 
 
 
 def test_row_with_lone_surrogates_survives_the_spool(make_database, tmp_path):
-    from api.store import storable_text
+    from api.log.store import storable_text
 
     database = make_database()
     spool = Spool(tmp_path)

@@ -15,8 +15,7 @@ from pathlib import Path
 import mysql.connector
 import pytest
 
-from api.config import Config
-from api.store import (
+from api.log.store import (
     LogRecord,
     RowRejected,
     Store,
@@ -26,6 +25,7 @@ from api.store import (
     storable_text,
 )
 from bench.processes import free_port
+from pagework.config import Config
 from tests.conftest import mysql_params, mysql_params_config
 from tests.test_outages import wait_for
 from tests.test_routes import closed_port

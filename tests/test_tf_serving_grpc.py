@@ -9,10 +9,10 @@ import sys
 
 import pytest
 
-from api.backends import BackendUnavailable, InvalidImage
-from api.backends.in_process import InProcessBackend
-from api.backends.tf_serving import TFServingBackend
-from api.backends.tf_serving_grpc import TFServingGrpcBackend
+from pagework.backends import BackendUnavailable, InvalidImage
+from pagework.backends.in_process import InProcessBackend
+from pagework.backends.tf_serving import TFServingBackend
+from pagework.backends.tf_serving_grpc import TFServingGrpcBackend
 from tests.conftest import encode, page_array, page_png
 from tests.tcp_proxy import TcpProxy
 from tests.test_backends import HungServer
@@ -116,8 +116,8 @@ def test_api_over_grpc_answers_code_5_when_serving_is_gone(start_server):
 
 
 def test_grpc_backend_imports_no_tensorflow(local_serving):
-    """As in the API image: messages from api/protos, no TensorFlow module loaded."""
-    code = ("import sys; from api.backends.tf_serving_grpc import TFServingGrpcBackend as B; "
+    """As in the API image: messages from pagework/protos, no TensorFlow module loaded."""
+    code = ("import sys; from pagework.backends.tf_serving_grpc import TFServingGrpcBackend as B; "
             f"b = B({local_serving.grpc!r}, 'autoencoder'); print(b.version(), "
             "len(b.clean(open(sys.argv[1], 'rb').read())) > 0, 'tensorflow' in sys.modules)")
     page = local_serving.log_path.parent / "page.png"

@@ -84,3 +84,32 @@ def test_cli_refuses_an_empty_split(setup, capsys):
         evaluate.main(["--data", str(data), "--model", f"model={root / 'unet' / '1'}",
                        "--val-blocks", "7", "--out", str(Path(root) / "none"), "--no-timing"])
     assert "no labelled pages" in capsys.readouterr().err
+
+
+def test_ink_maps_section_scores_held_out_pages_per_collection(setup, tmp_path):
+    """--ink-data: F at 0.5 on the held-out real pages (each collection a row too) and on the
+    photographed set, models beside doing nothing, Otsu and Sauvola; the worst pages' picture."""
+    from tests.training_fixtures import write_ink_dataset
+    from training.ink_suite import fmeasure
+
+    root, data = setup
+    names = [f"{c}_H{i:02d}" for c in ("A", "B") for i in range(1, 9)]
+    ink = write_ink_dataset(tmp_path / "ink", names=names)
+    out = tmp_path / "report"
+    report = evaluate.main([
+        "--data", str(data), "--model", f"model={root / 'unet' / '1'}", "--val-blocks", "1",
+        "--out", str(out), "--windows", "0", "--no-timing", "--grid-rows", "1",
+        "--ink-data", str(ink)])["ink_maps"]
+    assert report["held_out"] == ["A_H03", "A_H08", "B_H03", "B_H08"]  # by page, per collection
+    sets = report["sets"]
+    assert set(sets) == {"real", "real:A", "real:B", "camera"}
+    for row in sets.values():
+        assert set(row) == {"do_nothing", "otsu", "sauvola", "model"}
+    page = Image.open(ink / "noisy" / "A_H03.png").convert("L")
+    gray = np.asarray(page, np.float32) / 255
+    truth = np.asarray(Image.open(ink / "gt" / "A_H03.png")) < 128
+    assert sets["real:A"]["do_nothing"]["pages"]["A_H03"] == pytest.approx(fmeasure(gray, truth))
+    assert sets["real"]["model"]["f"] == pytest.approx(np.mean(
+        [sets["real"]["model"]["pages"][n] for n in report["held_out"]]))
+    assert len(report["worst_pages"]) == 4 and (out / "ink_worst.png").stat().st_size > 0
+    assert "| real:B | 2 |" in (out / "ink_maps.md").read_text()

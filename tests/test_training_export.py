@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from api.codec import png_is_plain
+from pagework.codec import png_is_plain
 from tests.training_fixtures import clean_page
 from tfmodel.modes import SIGNATURES
 from training.denoisers import keras_denoiser, saved_model_denoiser

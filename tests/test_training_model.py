@@ -114,3 +114,35 @@ def test_receptive_radius_bounds_what_the_output_sees():
     radius = receptive_radius(build_baseline(), size=64)
     assert 8 <= radius <= 16
     assert receptive_radius(build_unet(widths=(4, 8, 8, 8)), size=128) > radius
+
+
+def test_paper_ratio_sees_the_same_stroke_on_bright_and_dark_paper():
+    """The second channel is the page over its paper level: halving the exposure leaves it as
+    it was (away from where paper is darker than the floor)."""
+    from training.model import PaperRatio
+
+    rng = np.random.default_rng(5)
+    page = np.where(rng.random((1, 64, 80, 1)) < 0.05, 0.6, 0.95).astype(np.float32)
+    ratio = PaperRatio()
+    bright, dark = ratio(page).numpy(), ratio(page * 0.5).numpy()
+    np.testing.assert_allclose(bright, dark, atol=1e-5)
+    assert bright[page > 0.9].mean() > 0.95 and bright[page < 0.7].mean() < 0.7
+
+
+def test_transplant_starts_the_paper_ratio_unet_as_the_plain_one(tmp_path):
+    """Warm start from a one-channel U-Net: the new channel's weights start at zero, so the
+    output is the source's exactly; the .keras file reloads with the layer registered."""
+    import keras
+
+    from training.model import transplant_weights
+
+    source = build_unet(widths=(4, 8))
+    model = build_unet(widths=(4, 8), paper_ratio=True)
+    transplant_weights(model, source)
+    x = np.random.default_rng(6).random((1, 16, 24, 1), np.float32)
+    np.testing.assert_allclose(model(x), source(x), atol=1e-6)
+    model.save(tmp_path / "m.keras")
+    loaded = keras.models.load_model(tmp_path / "m.keras", compile=False)
+    np.testing.assert_allclose(loaded(x), model(x), atol=1e-6)
+    with pytest.raises(ValueError, match="does not fit"):
+        transplant_weights(build_unet(widths=(4, 12)), source)

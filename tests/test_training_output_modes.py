@@ -21,7 +21,6 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from api.codec import png_is_plain
 from bench.colour_pages import (
     _dilate,
     area_measures,
@@ -30,6 +29,7 @@ from bench.colour_pages import (
     ink_measures,
     lab,
 )
+from pagework.codec import png_is_plain
 from tests.conftest import DATA_DIR, ROOT, page_png
 from tfmodel.modes import MODES
 
@@ -164,9 +164,9 @@ def shipped_server(tmp_path_factory):
 
 
 def _backends(base, server) -> dict[str, object]:
-    from api.backends.in_process import InProcessBackend
-    from api.backends.tf_serving import TFServingBackend
-    from api.backends.tf_serving_grpc import TFServingGrpcBackend
+    from pagework.backends.in_process import InProcessBackend
+    from pagework.backends.tf_serving import TFServingBackend
+    from pagework.backends.tf_serving_grpc import TFServingGrpcBackend
 
     return {"in process": InProcessBackend(str(base)),
             "REST": TFServingBackend(server.url, "autoencoder"),
@@ -190,7 +190,7 @@ def test_three_modes_are_the_same_bytes_in_process_and_over_tf_serving(shipped_s
 def test_a_version_from_before_the_modes_has_only_cinza(tmp_path):
     """Version 3 (exported before the modes) served in process and by the stand-in: cinza
     answers, cor and binaria are ModeUnavailable on every path (code 11 in the API)."""
-    from api.backends import ModeUnavailable
+    from pagework.backends import ModeUnavailable
     from tests.serving_contract.local_server import running_server
 
     base = tmp_path / "autoencoder"

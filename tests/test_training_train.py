@@ -118,3 +118,28 @@ def test_engine_run_warm_starts_and_keeps_the_epoch_with_the_best_score(data, tm
     assert config["init"].endswith("first/model.keras") and config["engine"] == 0.5
     card = json.loads((tmp_path / "second" / "card.json").read_text())
     assert "page engine" in card["training_data"]["augmentation"]
+
+
+def test_ink_map_run_validates_f_on_held_out_pages(data, tmp_path):
+    """--mapped with --ink-data trains on ink-map pages too and logs the F-measure on the held-out
+    ones (and on photographed pages with --camera) into val_score; --paper-ratio warm-starts
+    from a plain U-Net."""
+    from tests.training_fixtures import write_ink_dataset
+
+    ink = write_ink_dataset(tmp_path / "ink")
+    _run(data, tmp_path, "plain", "--val-blocks", "1")
+    metrics = _run(data, tmp_path, "ink", "--val-blocks", "1", "--engine", "0.3", "--camera",
+                   "0.5", "--faded", "0.5", "--mapped", "0.5", "--ink-data", str(ink),
+                   "--paper-ratio", "--select", "val_score",
+                   "--init", str(tmp_path / "plain" / "model.keras"))
+    history = json.loads((tmp_path / "ink" / "history.json").read_text())
+    for i, score in enumerate(history["val_score"]):
+        expected = (history["val_rmse"][i] + history["val_docs_rmse"][i]
+                    + 0.1 * (1 - history["val_ink_f"][i] / 100)
+                    + 0.1 * (1 - history["val_camera_f"][i] / 100))
+        assert score == pytest.approx(expected)
+    assert 0 <= metrics["val_ink_f"] <= 100
+    assert metrics["builder_args"] == {"widths": [4, 8], "paper_ratio": True}
+    card = json.loads((tmp_path / "ink" / "card.json").read_text())
+    assert card["training_data"]["ink_maps"]["held_out"] == ["A_H03"]  # B has two pages
+    assert card["validation"]["val_ink_f"] == metrics["val_ink_f"]

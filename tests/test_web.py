@@ -11,9 +11,9 @@ import pytest
 import requests
 from PIL import Image
 
-from api.backends.in_process import latest_version
-from api.codes import MESSAGES, Code
-from api.config import from_env
+from pagework.backends.in_process import latest_version
+from pagework.codes import MESSAGES, Code
+from pagework.config import from_env
 from tests.conftest import DATA_DIR, ROOT, page_png
 
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))

@@ -11,12 +11,12 @@ import time
 import pytest
 import requests
 
-from api.codes import Code
-from api.config import Config
-from api.work import SHIPPED, check_work, work_pixels
 from bench.load import worker_rss_mib
 from bench.processes import running_api
 from bench.strips import STRIPS, strip
+from pagework.codes import Code
+from pagework.config import Config
+from pagework.work import SHIPPED, check_work, work_pixels
 from tests.conftest import ROOT, page_png
 
 SHIPPED_MODELS = ROOT / "serving" / "models" / "autoencoder"

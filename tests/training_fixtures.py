@@ -61,3 +61,18 @@ def validated_run(root: Path, data: Path, name: str, *train_args: str) -> Path:
                    "--val-blocks", "1", "--out", str(run / "eval"), "--no-timing",
                    "--windows", "0"])
     return run
+
+
+def write_ink_dataset(root: Path, names=("A_H01", "A_H02", "A_H03", "B_H01", "B_H02"),
+                      size=(40, 52)) -> Path:
+    """Tiny historical-ink folder: noisy/NAME.png (RGB, faint ink on tinted paper) and
+    gt/NAME.png (0 ink, 255 paper)."""
+    for sub in ("noisy", "gt"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    h, w = size
+    for n, name in enumerate(names):
+        ink = clean_page(h, w, seed=n) < 128
+        gray = np.where(ink, 120, 170).astype(np.uint8)
+        Image.fromarray(np.stack([gray, gray, gray - 20], -1)).save(root / "noisy" / f"{name}.png")
+        Image.fromarray(np.where(ink, 0, 255).astype(np.uint8)).save(root / "gt" / f"{name}.png")
+    return root

@@ -22,7 +22,7 @@ def import_tensorflow(intra_op_threads: int = 0, inter_op_threads: int = 0) -> A
     if "tensorflow" not in sys.modules:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
         # oneDNN's own pool (a BFC allocator) never gives memory back: one large page left a
-        # worker gigabytes above its baseline for good. malloc's is returned (api/memory.py).
+        # worker gigabytes above its baseline for good. malloc's is returned (pagework/memory.py).
         os.environ.setdefault("TF_ONEDNN_USE_SYSTEM_ALLOCATOR", "1")
         with tempfile.TemporaryFile() as captured:
             saved = os.dup(2)

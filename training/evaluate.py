@@ -37,9 +37,18 @@ from training.denoisers import (
     median_threshold,
     saved_model_denoiser,
 )
+from training.ink_map_report import (
+    BASELINES,
+    camera_set,
+    f_table,
+    held_out_pages,
+    score_sets,
+    worst_pages_picture,
+)
+from training.ink_pages import add_ink_argument
 from training.ink_suite import grid_table, run_suite, suite_outputs, suite_pages
 from training.input_sets import input_sets
-from training.metrics import Window, false_ink_mask, score_pages, worst_windows
+from training.metrics import score_pages, worst_windows
 from training.pages import (
     VAL_BLOCKS,
     Page,
@@ -48,6 +57,7 @@ from training.pages import (
     load_pages,
     split_by_blocks,
 )
+from training.report_parts import named_paths, window_grid
 
 
 def receptive_radius(
@@ -169,38 +179,6 @@ def summary_table(report: dict[str, dict[str, dict]]) -> str:
     return "\n".join(lines)
 
 
-def window_grid(windows: Sequence[Window], outputs: Sequence[np.ndarray], pages: Sequence[Page],
-                path: str | Path, title: str) -> None:
-    """Rows of windows (dirty, output with false ink in red, clean target), each labelled with
-    its page and RMSE: where a model fails, at a glance."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(len(windows), 3, figsize=(5.4, 1.9 * len(windows)), dpi=100,
-                             squeeze=False)
-    for row, win in zip(axes, windows, strict=True):
-        page, out = pages[win.page], outputs[win.page]
-        crop = (slice(win.y, win.y + win.size), slice(win.x, win.x + win.size))
-        marked = np.repeat(out[crop][..., None], 3, axis=-1)
-        labels, _ = false_ink_mask(out, page.clean)
-        marked[labels[crop] > 0] = (1.0, 0.0, 0.0)
-        titles = (f"page {page.id} at ({win.y}, {win.x})", f"output, RMSE {win.rmse:.3f}",
-                  "clean target")
-        for ax, image, label in zip(row, (page.dirty[crop], marked, page.clean[crop]), titles,
-                                    strict=True):
-            ax.imshow(image, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
-            ax.set_xticks([])
-            ax.set_yticks([])
-            ax.set_title(label, fontsize=8)
-    fig.suptitle(title, fontsize=9)
-    fig.tight_layout(pad=0.3, rect=(0, 0, 1, 1 - 0.35 / fig.get_figheight()))
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, pil_kwargs={"optimize": True})
-    plt.close(fig)
-
-
 def check_keras_models(paths: dict[str, str], pages: Sequence[Page], margins: Sequence[int],
                        tile: int = 512, timing: bool = True) -> dict:
     """Bare forward-pass times of Keras models on the largest page (same run, same page), and the
@@ -231,14 +209,6 @@ def check_keras_models(paths: dict[str, str], pages: Sequence[Page], margins: Se
     return out
 
 
-def named_paths(items: Sequence[str]) -> dict[str, str]:
-    """NAME=PATH arguments as an ordered dict."""
-    pairs = [item.split("=", 1) for item in items]
-    if any(len(pair) != 2 for pair in pairs):
-        raise ValueError(f"expected NAME=PATH, got {items}")
-    return dict(pairs)
-
-
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_data_argument(parser)
@@ -267,6 +237,10 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--ink-suite", action="store_true",
                         help="also score the models on training.ink_suite's pages (bold and "
                              "large type, faint ink, solid marks): OUT/ink_suite.md")
+    add_ink_argument(parser)
+    parser.add_argument("--ink-picture",
+                        help="PNG of the held-out ink pages the first model does worst on, "
+                             "before and after (needs --ink-data; default: OUT/ink_worst.png)")
     parser.add_argument("--threads", type=int, default=2, help="TensorFlow intra-op threads")
     parser.add_argument("--mixed-precision", choices=MODES, default="",
                         help="run the exported models as TF Serving's --mixed_precision does "
@@ -309,6 +283,9 @@ def main(argv: list[str] | None = None) -> dict:
     if args.windows:
         report["worst_windows"] = write_worst_windows(
             {k: denoisers[k] for k in models}, pages, out, args.windows, args.window_size)
+    if args.ink_data:
+        report["ink_maps"] = ink_map_section({k: denoisers[k] for k in models}, args.ink_data,
+                                             out, args.ink_picture)
     if args.ink_suite:
         ink_pages = suite_pages()
         report["ink_suite"] = run_suite(
@@ -323,6 +300,20 @@ def main(argv: list[str] | None = None) -> dict:
     sample_grid(columns, args.grid or out / "samples.png")
     print(summary_table(report["sets"]))
     return report
+
+
+def ink_map_section(models: dict[str, Denoiser], folder: Path, out: Path,
+                    picture: str | None) -> dict:
+    """F at 0.5 on the held-out real ink-map pages (per collection) and on photographed pages,
+    models next to the binarization baselines: OUT/ink_maps.md and the worst pages' picture."""
+    sets = {"real": held_out_pages(folder), "camera": camera_set()}
+    report = score_sets({**BASELINES, **models}, sets)
+    (out / "ink_maps.md").write_text(f_table(report) + "\n")
+    worst = worst_pages_picture(sets["real"], {"sauvola": BASELINES["sauvola"], **models},
+                                ranked_by=next(iter(models)),
+                                path=picture or out / "ink_worst.png")
+    print(f_table(report), flush=True)
+    return {"held_out": [p.name for p in sets["real"]], "sets": report, "worst_pages": worst}
 
 
 def false_ink_definition() -> dict:

@@ -34,6 +34,7 @@ from training.input_sets import document_pages
 from training.metrics import DARK, false_ink, worst_windows
 from training.page_engine import restore
 from training.pages import Page
+from training.report_parts import named_paths, window_grid
 
 SIZES = (16, 24, 36, 54, 80, 96)
 INKS = {"black": 1.0, "faint": 0.55}  # printed darkness; faint = 0.45 of the paper's white
@@ -293,8 +294,6 @@ def before_after(pages: Sequence[InkPage], denoisers: dict[str, Denoiser], path:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    from training.evaluate import named_paths, window_grid  # evaluate imports this module
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", nargs="+", required=True, metavar="NAME=VERSION_DIR")
     parser.add_argument("--out", default="runs/ink", help="folder for report.json, table.md, "

@@ -8,10 +8,11 @@ from collections.abc import Sequence
 import numpy as np
 
 from training.backgrounds import blotch, composite, synthetic_background
-from training.imageops import jpeg
+from training.camera import camera_blur, camera_light, fade
+from training.imageops import jpeg, resize
 from training.page_engine import render_page
 from training.pages import Page
-from training.scan import background, scan
+from training.scan import aged_paper, background, scan
 
 
 def robustness_pages(pages: Sequence[Page], seed: int = 2024) -> list[Page]:
@@ -54,4 +55,22 @@ def document_pages(seed: int, n: int = 24, h: int = 420, w: int = 540) -> list[P
         verso = render_page(rng, h, w)[1] if i % 4 == 3 else None
         dirty = scan(rng, printed, background(rng, h, w), verso)
         pages.append(Page(-1 - i, jpeg(dirty, 90) if i % 3 == 2 else dirty, clean))
+    return pages
+
+
+def camera_pages(seed: int, n: int = 24, side: int = 512) -> list[Page]:
+    """`n` synthetic photographed pages (ids -101, -102, ...): type drawn large and shrunk to a
+    few pixels, faded ink on half of them, aged or stained paper under falloff, cast shadows,
+    gutters and page edges, defocus or shake, JPEG; from a seed training never uses."""
+    rng = np.random.default_rng([seed, 13])
+    pages = []
+    for i in range(n):
+        big = int(side / rng.uniform(0.35, 0.9))
+        clean, printed = render_page(rng, big, big)
+        if i % 2:
+            printed = fade(rng, printed)
+        clean, printed = resize(clean, side), resize(printed, side)
+        paper = aged_paper(rng, side, side) if i % 3 else background(rng, side, side)
+        dirty = camera_blur(rng, scan(rng, printed, paper * camera_light(rng, side, side)))
+        pages.append(Page(-101 - i, jpeg(np.clip(dirty, 0, 1), rng.integers(60, 92)), clean))
     return pages

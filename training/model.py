@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import keras
-from keras import layers
+from keras import layers, ops
 
 
 def build_baseline(name: str = "baseline") -> keras.Model:
@@ -30,10 +30,44 @@ def build_baseline(name: str = "baseline") -> keras.Model:
     return keras.Model(inp, out, name=name)
 
 
+@keras.saving.register_keras_serializable(package="ddd")
+class PaperRatio(layers.Layer):
+    """The page divided by its estimated paper level: a stroke is the same input on a bright and
+    on a dark page, in sun and in shadow.
+
+    The paper level is the brightest of 4x4-averaged blocks within `reach` blocks, smoothed over
+    as many: a local maximum (ink is darker than its paper), computed at a sixteenth of the
+    pixels, so it costs little, and local (about 9 * `reach` px), so tiles with the export's
+    margin agree with the whole page.
+    """
+
+    def __init__(self, reach: int = 7, **kwargs):
+        super().__init__(**kwargs)
+        self.reach = reach
+
+    def call(self, x):
+        window = 2 * self.reach + 1
+        blocks = ops.average_pool(x, 4, 4, padding="same")
+        paper = ops.max_pool(blocks, window, 1, padding="same")
+        paper = ops.average_pool(paper, window, 1, padding="same")
+        paper = ops.repeat(ops.repeat(paper, 4, axis=1), 4, axis=2)  # back to full size,
+        paper = ops.average_pool(paper, 7, 1, padding="same")  # without the blocks' steps
+        shape = ops.shape(x)
+        paper = paper[:, : shape[1], : shape[2]]  # sizes that are not multiples of 4
+        return ops.clip(x / ops.maximum(paper, 0.03), 0.0, 1.0)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "reach": self.reach}
+
+
 def build_unet(
     widths: Sequence[int] = (16, 24, 48, 64, 96),
     convs_per_level: int = 2,
     full_res_convs: tuple[int, int] = (1, 2),
+    paper_ratio: bool = False,
     name: str = "unet",
 ) -> keras.Model:
     """A small U-Net with a residual output: clean = input + correction.
@@ -43,9 +77,14 @@ def build_unet(
     and give the large receptive field that stains and shadows need.
     The residual output makes "leave the ink alone" the easy default, so the network only learns
     the background to remove. Needs sizes that are multiples of 2 ** (len(widths) - 1).
+    `paper_ratio` adds the page over its paper level (`PaperRatio`) as a second input channel:
+    contrast that does not depend on the page's exposure, for faint ink on dark paper.
     """
     inp = keras.Input((None, None, 1), name="image")
-    x = layers.Rescaling(2.0, offset=-1.0)(inp)  # centred input trains faster
+    x = inp
+    if paper_ratio:
+        x = layers.Concatenate()([inp, PaperRatio(name="paper_ratio")(inp)])
+    x = layers.Rescaling(2.0, offset=-1.0)(x)  # centred input trains faster
     x = _trunk(x, widths, convs_per_level, full_res_convs)
     correction = layers.Conv2D(1, 1, name="correction")(x)
     out = layers.Add(name="clean")([inp, correction])
@@ -127,6 +166,25 @@ def _conv_block(x, width: int, n: int):
     for _ in range(n):
         x = layers.Conv2D(width, 3, padding="same", activation="relu")(x)
     return x
+
+
+def transplant_weights(model: keras.Model, source: keras.Model) -> None:
+    """Warm start from `source`, a network with fewer input channels in places: kernels are
+    copied, and input channels `source` lacks start at zero, so the new network begins as
+    `source` exactly."""
+    target = model.get_weights()
+    given = source.get_weights()
+    if len(target) != len(given):
+        raise ValueError(f"{len(given)} weight arrays for {len(target)}")
+    for i, (new, old) in enumerate(zip(target, given, strict=True)):
+        if new.shape == old.shape:
+            target[i] = old
+        elif new.ndim == 4 and new.shape[:2] == old.shape[:2] and new.shape[3] == old.shape[3]:
+            target[i] = new * 0
+            target[i][:, :, : old.shape[2], :] = old
+        else:
+            raise ValueError(f"weight {i}: {old.shape} does not fit {new.shape}")
+    model.set_weights(target)
 
 
 def size_multiple(model: keras.Model) -> int:

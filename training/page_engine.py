@@ -29,9 +29,11 @@ MAX_TEXT_PX = 150  # bold strokes stay within about 20 px
 
 
 def restore(darkness: float) -> float:
-    """Target darkness of ink printed at `darkness` (1 = black): faint ink, pencil and faded
-    toner come out readable (0.3 -> 0.62, 0.55 -> 0.79), black stays black."""
-    return float(np.clip(darkness, 0.0, 1.0) ** 0.4)
+    """Target darkness of ink printed at `darkness` (1 = black): every ink comes out darker than
+    half of the paper's white, however faint it was printed (0.1 -> 0.70, 0.3 -> 0.79,
+    0.55 -> 0.87); black stays black. A cleaned page has dark ink on white paper."""
+    d = float(np.clip(darkness, 0.0, 1.0))
+    return 0.0 if d <= 0.0 else 0.6 + 0.4 * d ** 0.6
 
 
 @dataclass(frozen=True)
@@ -43,8 +45,12 @@ PAPER = Ink(0.0)  # knocked-out text inside a solid mark
 
 
 def print_ink(rng: np.random.Generator) -> Ink:
-    """The page's printed ink: mostly black, sometimes faded toner or a grey print."""
-    return Ink(rng.uniform(0.82, 1.0) if rng.random() < 0.6 else rng.uniform(0.3, 0.82))
+    """The page's printed ink: mostly black, sometimes faded toner or a grey print, now and then
+    barely darker than the paper."""
+    kind = rng.random()
+    if kind < 0.55:
+        return Ink(rng.uniform(0.82, 1.0))
+    return Ink(rng.uniform(0.3, 0.82) if kind < 0.88 else rng.uniform(0.1, 0.3))
 
 
 def pen_ink(rng: np.random.Generator) -> Ink:
@@ -54,7 +60,7 @@ def pen_ink(rng: np.random.Generator) -> Ink:
         return Ink(rng.uniform(0.45, 0.95))  # ballpoint
     if kind < 0.65:
         return Ink(rng.uniform(0.85, 1.0))  # marker, felt tip
-    return Ink(rng.uniform(0.22, 0.6))  # pencil
+    return Ink(rng.uniform(0.12, 0.6))  # pencil, faded ink
 
 
 class Sheet:

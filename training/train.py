@@ -27,10 +27,12 @@ import numpy as np
 from tfmodel.runtime import import_tensorflow
 from training.denoisers import denoise_pages, keras_denoiser
 from training.fonts import available_faces
-from training.input_sets import document_pages, robustness_pages
+from training.ink_pages import add_ink_argument, list_names, load_ink_pages, split_names
+from training.input_sets import camera_pages, document_pages, robustness_pages
 from training.metrics import score_pages
 from training.pages import (
     VAL_BLOCKS,
+    Page,
     add_data_argument,
     block_of,
     list_ids,
@@ -91,12 +93,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--engine", type=float, default=0.0,
                    help="share of all patches that are synthetic documents from the page engine "
                         "(any type size and weight, faint ink, solid marks, pen; training.scan)")
+    p.add_argument("--camera", type=float, default=0.0,
+                   help="share of page-engine patches photographed instead of scanned (small "
+                        "type, cast shadows, falloff, gutters, blur: training.camera)")
+    p.add_argument("--faded", type=float, default=0.0,
+                   help="share of page-engine patches whose ink fades unevenly along strokes")
+    add_ink_argument(p)
+    p.add_argument("--mapped", type=float, default=0.0,
+                   help="share of all patches from the real pages with ink maps (--ink-data; "
+                        "every fifth page per collection is held out for validation)")
+    p.add_argument("--paper-ratio", action="store_true",
+                   help="unet: the page over its paper level as a second input channel")
     p.add_argument("--init",
                    help="warm start: initial weights from this network (a .keras file or an "
                         "exported version folder of the same architecture)")
     p.add_argument("--select", choices=["val_rmse", "val_score"], default="val_rmse",
                    help="validation figure that picks the kept epoch: real pages only, or "
-                        "val_score = real pages + synthetic documents (needs --engine)")
+                        "val_score = real pages + synthetic documents (needs --engine), plus "
+                        "0.1 x (1 - F) on held-out ink-map pages and on photographed pages "
+                        "when those are in training")
     p.add_argument("--teacher",
                    help="distil from this network: a .keras file or an exported version folder "
                         "(rebuilt from its card); its output is blended into every target")
@@ -138,7 +153,7 @@ def builder_args(args: argparse.Namespace) -> dict:
               "convs_per_level": args.convs_per_level,
               "half_res_convs": list(args.half_res_convs) if args.half_res_convs else None,
               "full_res_head": args.full_res_head, "subpixel_head": args.subpixel_head,
-              "raw_skip": args.raw_skip}
+              "raw_skip": args.raw_skip, "paper_ratio": args.paper_ratio or None}
     return {key: value for key, value in chosen.items() if value is not None}
 
 
@@ -156,7 +171,7 @@ def describe(args: argparse.Namespace) -> str:
         text += f", convs_per_level {chosen['convs_per_level']}"
     if list(chosen.get("half_res_convs", (2, 2))) != [2, 2]:
         text += f", half_res_convs {list(chosen['half_res_convs'])}"
-    for option in ("full_res_head", "subpixel_head", "raw_skip"):
+    for option in ("full_res_head", "subpixel_head", "raw_skip", "paper_ratio"):
         if chosen.get(option):
             text += f", {option} {chosen[option]}"
     return text
@@ -200,28 +215,89 @@ def saturating_mse(y_true, y_pred):
     just under 1, and that bias survives 8-bit rounding on most of a page."""
     from keras import ops
 
+    return ops.mean(_saturating_error(y_true, y_pred), axis=(1, 2, 3))
+
+
+def _saturating_error(y_true, y_pred):
+    from keras import ops
+
     error = y_pred - y_true
     past_white = ops.logical_and(y_true >= 1.0, error > 0)
     past_black = ops.logical_and(y_true <= 0.0, error < 0)
     error = ops.where(ops.logical_or(past_white, past_black), ops.zeros_like(error), error)
-    return ops.mean(ops.square(error), axis=(1, 2, 3))
+    return ops.square(error)
 
 
-def make_validation_callback(keras, model, val_sets: dict, multiple: int, margin: int):
-    """Adds `val_rmse` (and one entry per extra set, and `val_score`: real pages plus synthetic
-    documents) to the epoch logs, measured on whole pages exactly as the export runs them;
-    callbacks after it (checkpoint, early stop) read them."""
+INK_DARK = 0.3  # an ink-map pixel of ink is right once the output is this dark
+INK_WEIGHT = 2.0  # ink is a few percent of a page: its misses count double
+SOFT_F_WEIGHT = 0.02
+
+
+def page_loss(y_true, y_pred):
+    """Per patch: `saturating_mse` against a clean gray target, or, where the target is an ink
+    map (channel 1), "ink is dark, paper is white": squared shortfall of ink above `INK_DARK`
+    (twice weighted) and of paper below 1, plus 1 - a soft F-measure of "output below 0.5"."""
+    from keras import ops
+
+    target, is_map = y_true[..., :1], y_true[..., 1:]
+    gray = _saturating_error(target, y_pred)
+    ink = ops.cast(target < 0.5, y_pred.dtype)
+    hinge = ink * INK_WEIGHT * ops.square(ops.relu(y_pred - INK_DARK)) + (
+        1.0 - ink) * ops.square(ops.relu(1.0 - y_pred))
+    pixels = ops.mean(ops.where(is_map > 0, hinge, gray), axis=(1, 2, 3))
+    found = ops.sigmoid((0.5 - y_pred) * 25.0)
+    hits = ops.sum(found * ink, axis=(1, 2, 3))
+    soft_f = 2.0 * hits / (ops.sum(found, axis=(1, 2, 3)) + ops.sum(ink, axis=(1, 2, 3)) + 1.0)
+    mapped = ops.max(is_map, axis=(1, 2, 3))
+    return pixels + SOFT_F_WEIGHT * mapped * (1.0 - soft_f)
+
+
+def make_validation_callback(keras, model, val_sets: dict, multiple: int, margin: int,
+                             ink_sets: dict | None = None):
+    """Adds `val_rmse` (and one entry per extra set; per `ink_sets` entry the mean F-measure
+    of "output below 0.5" against the ink; and `val_score`: real pages plus synthetic
+    documents plus 0.1 x (1 - F) per ink set) to the epoch logs, measured on whole pages
+    exactly as the export runs them; callbacks after it (checkpoint, early stop) read them."""
+    from training.ink_suite import fmeasure
+
     denoiser = keras_denoiser(model, multiple=multiple, margin=margin)
+    ink_sets = ink_sets or {}
 
     class PageValidation(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
             for key, pages in val_sets.items():
                 outputs = denoise_pages(denoiser, pages)
                 logs[key] = score_pages(outputs, pages, with_ssim=False)["rmse"]
-            logs["val_score"] = logs["val_rmse"] + logs.get("val_docs_rmse", 0.0)
-            print(" - ".join(f"{k} {logs[k]:.4f}" for k in [*val_sets, "val_score"]), flush=True)
+            for key, (pages, inks) in ink_sets.items():
+                outputs = denoise_pages(denoiser, pages)
+                logs[key] = float(np.mean([fmeasure(o, i) for o, i in zip(outputs, inks,
+                                                                          strict=True)]))
+            logs["val_score"] = logs["val_rmse"] + logs.get("val_docs_rmse", 0.0) + sum(
+                0.1 * (1 - logs[key] / 100) for key in ink_sets)
+            print(" - ".join(f"{k} {logs[k]:.4f}" for k in [*val_sets, *ink_sets, "val_score"]),
+                  flush=True)
 
     return PageValidation()
+
+
+def ink_validation_sets(args: argparse.Namespace) -> dict:
+    """{log key: (pages, ink masks)}: the held-out real ink-map pages (centre crops of at most
+    768 px, so an epoch's check stays short) and synthetic photographed pages."""
+    sets = {}
+    if args.mapped and args.ink_data:
+        held = load_ink_pages(args.ink_data, split_names(list_names(args.ink_data))[1])
+        crops = [_centre(p.dirty, 768) for p in held]
+        inks = [_centre(p.ink, 768) for p in held]
+        sets["val_ink_f"] = ([Page(-201 - i, c, None) for i, c in enumerate(crops)], inks)
+    if args.camera:
+        pages = camera_pages(seed=2027, n=12)
+        sets["val_camera_f"] = (pages, [p.clean < 0.5 for p in pages])
+    return sets
+
+
+def _centre(x: np.ndarray, side: int) -> np.ndarray:
+    y0, x0 = max(0, (x.shape[0] - side) // 2), max(0, (x.shape[1] - side) // 2)
+    return x[y0 : y0 + side, x0 : x0 + side]
 
 
 def epoch_timer(keras):
@@ -291,11 +367,27 @@ def model_card(args, metrics: dict, train_ids: list[int], val_ids: list[int]) ->
                                f"{available_faces().count} faces incl. handwriting, 6-40 pt at "
                                "100-600 DPI, bold runs, headings, faint and pencil ink restored "
                                "to readable, solid marks, tables, pen strokes; real, procedural "
-                               "and aged paper, bleed-through" if args.engine else ""),
+                               "and aged paper, bleed-through" if args.engine else "")
+                            + (f"; {args.camera:.0%} of those photographed (small type, cast "
+                               "shadows, falloff, gutters, page edges, blur) and "
+                               f"{args.faded:.0%} with ink fading along its strokes"
+                               if args.engine and (args.camera or args.faded) else ""),
+            **({"ink_maps": {
+                "source": "historical-ink: 91 real degraded pages from five public "
+                          "binarization collections (DIBCO 2019 A, MCS 2019, MSI 2015, Nabuco, "
+                          "PHIBD 2019) with their authors' ink maps; targets: ink dark, paper "
+                          "white",
+                "share": args.mapped, "pages": len(split_names(list_names(args.ink_data))[0]),
+                "held_out": split_names(list_names(args.ink_data))[1],
+                "loss": "ink above 0.3 and paper below 1 squared (ink twice), plus "
+                        f"{SOFT_F_WEIGHT} x (1 - soft F-measure of output below 0.5)"}}
+               if args.mapped and args.ink_data else {}),
         },
         "validation": {
             "blocks": args.val_blocks, "ids": val_ids,
             "val_rmse": metrics.get("val_rmse"), "val_unseen_rmse": metrics.get("val_unseen_rmse"),
+            **{key: metrics[key] for key in ("val_docs_rmse", "val_ink_f", "val_camera_f",
+                                             "val_score") if key in metrics},
             "reference_runs": reference,
         },
         "training": {"epochs": metrics["epochs_run"], "wall_minutes": metrics["wall_minutes"],
@@ -323,21 +415,27 @@ def main(argv: list[str] | None = None) -> dict:
     run = Path(args.runs) / (args.name or f"{args.model}-seed{args.seed}")
     run.mkdir(parents=True, exist_ok=True)
     command = "python -m training.train " + shlex.join(sys.argv[1:] if argv is None else argv)
-    config = {**vars(args), "data": str(args.data), "train_ids": train_ids, "val_ids": val_ids,
+    config = {**vars(args), "data": str(args.data), "ink_data": str(args.ink_data or ""),
+              "train_ids": train_ids, "val_ids": val_ids,
               "command": command, "tensorflow": tf.__version__,
               "onednn": str(args.onednn)}
     (run / "config.json").write_text(json.dumps(config, indent=2) + "\n")
 
     model = build_model(args)
     if args.init:
-        model.set_weights(load_teacher(args.init).get_weights())
+        from training.model import transplant_weights
+
+        transplant_weights(model, load_teacher(args.init))
     multiple = size_multiple(model)
     optimizer = keras.optimizers.Adam(learning_rate(args), use_ema=args.ema > 0,
                                       ema_momentum=args.ema or 0.99)
-    model.compile(optimizer=optimizer, loss=saturating_mse)
+    model.compile(optimizer=optimizer, loss=page_loss)
+    ink_train = (load_ink_pages(args.ink_data, split_names(list_names(args.ink_data))[0])
+                 if args.mapped and args.ink_data else [])
     sampler = PatchSampler(train_pages, args.patch, seed=args.seed, synthetic=args.synthetic,
                            overlay=args.overlay, scale=args.scale, stroke=args.stroke,
-                           rendered=args.rendered, engine=args.engine)
+                           rendered=args.rendered, engine=args.engine, camera=args.camera,
+                           faded=args.faded, ink_pages=ink_train, mapped=args.mapped)
     # The weight average goes into the model at each epoch end, so validation, checkpoint and
     # the final weights are the averaged ones (steadier than the last step's).
     callbacks = [keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if args.ema > 0 else []
@@ -346,7 +444,8 @@ def main(argv: list[str] | None = None) -> dict:
         if args.engine:
             val_sets["val_docs_rmse"] = document_pages(seed=2025)
         callbacks += [
-            make_validation_callback(keras, model, val_sets, multiple, args.margin),
+            make_validation_callback(keras, model, val_sets, multiple, args.margin,
+                                     ink_validation_sets(args)),
             keras.callbacks.ModelCheckpoint(str(run / "model.keras"), monitor=args.select,
                                             mode="min", save_best_only=True),
             keras.callbacks.EarlyStopping(monitor=args.select, mode="min",
@@ -380,7 +479,8 @@ def main(argv: list[str] | None = None) -> dict:
         "epoch_seconds": [round(t) for t in history["epoch_seconds"]],
         "command": command,
     }
-    for key in ("val_rmse", "val_unseen_rmse", "val_docs_rmse", "val_score"):
+    for key in ("val_rmse", "val_unseen_rmse", "val_docs_rmse", "val_ink_f", "val_camera_f",
+                "val_score"):
         if key in history:
             metrics[key] = history[key][best]
     (run / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")

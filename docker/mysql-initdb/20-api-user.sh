@@ -3,7 +3,7 @@
 # table exists), as root on the temporary server: docker_process_sql is the entrypoint's helper.
 # - the API (MYSQL_API_USER, default api): INSERT on the request-log table, nothing else. A
 #   replayed spool row is a plain INSERT whose duplicate request_id the API treats as stored.
-# - the schema step (MYSQL_SCHEMA_USER, default migrator; `python -m api.schema`, compose's
+# - the schema step (MYSQL_SCHEMA_USER, default migrator; `python -m api.log.schema`, compose's
 #   `migrate` service): CREATE, ALTER, INDEX and SELECT on the schema; never DROP or DELETE.
 # Env: MYSQL_API_PASSWORD and MYSQL_SCHEMA_PASSWORD (required), MYSQL_DATABASE (ImagensAPi).
 api_user=${MYSQL_API_USER:-api}

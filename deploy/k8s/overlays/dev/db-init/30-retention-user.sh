@@ -1,7 +1,7 @@
 # Creates the retention purge's MySQL user on the db container's first start, when
 # MYSQL_RETENTION_PASSWORD is set (retention is optional: without it, no user is made).
 # Sourced by the mysql image's entrypoint after 10-init.sql (the table exists) and 20-api-user.sh.
-# `python -m api.retention purge` finds old rows and deletes them by primary key: SELECT and
+# `python -m api.log.retention purge` finds old rows and deletes them by primary key: SELECT and
 # DELETE on the request-log table only; no INSERT, UPDATE, DDL or other tables.
 # Env: MYSQL_RETENTION_USER (default retention), MYSQL_RETENTION_PASSWORD, MYSQL_DATABASE.
 retention_user=${MYSQL_RETENTION_USER:-retention}

@@ -1,11 +1,11 @@
 """TF Serving's gRPC messages without TensorFlow: classes built at run time from a descriptor set
-that grpcio-tools' protoc makes from the .proto files in api/protos/ (copied unchanged from
+that grpcio-tools' protoc makes from the .proto files in pagework/protos/ (copied unchanged from
 TensorFlow and TensorFlow Serving 2.19.1: Predict, GetModelStatus and what they import).
 
 The classes live in a private descriptor pool, so they never clash with TensorFlow's own in one
 process (tests load both). The API image makes the descriptor set at build time (Dockerfile); a
 checkout makes it on first use, with grpcio-tools from the dev extra. Standard library and
-protobuf only: the Dockerfile runs `python api/backends/tf_serving_protos.py` without the API's
+protobuf only: the Dockerfile runs `python pagework/backends/tf_serving_protos.py` without the API's
 dependencies.
 """
 
@@ -27,7 +27,7 @@ GET_MODEL_STATUS = "/tensorflow.serving.ModelService/GetModelStatus"
 
 
 def build_descriptor_set(out: Path = DESCRIPTOR_SET) -> Path:
-    """protoc --include_imports over every .proto under api/protos; written atomically."""
+    """protoc --include_imports over every .proto under pagework/protos; written atomically."""
     from grpc_tools import protoc  # the `dev` extra; images build the set in their own stage
 
     sources = sorted(str(p.relative_to(PROTOS)) for p in PROTOS.rglob("*.proto"))

@@ -1,7 +1,7 @@
 """`remove-background clean IN... -o OUTDIR`: cleans image files, scanned PDFs, multi-page TIFFs or
-whole folders, with the model in this process (the API's own steps, so the PNG bytes are the
-API's) or through a running service. An image gives a PNG; a PDF gives a PDF and a multi-page
-TIFF a TIFF, of the same pages.
+whole folders, with the model in this process (the service's own steps from pagework/, so the PNG
+bytes are the API's) or through a running service. An image gives a PNG; a PDF gives a PDF and a
+multi-page TIFF a TIFF, of the same pages.
 
 Exit status: 0 every page cleaned, 1 some failed (listed at the end), 2 nothing to do or bad usage.
 """
@@ -17,9 +17,9 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from api.cleaners import Cleaner, DocumentError, LocalCleaner, PageFailed, RemoteCleaner
-from api.config import from_env
-from api.tiff_pages import frame_count
+from doctools.cleaners import Cleaner, DocumentError, LocalCleaner, PageFailed, RemoteCleaner
+from doctools.tiff_pages import frame_count
+from pagework.config import from_env
 from tfmodel.modes import DEFAULT, MODES
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".webp"}
@@ -133,7 +133,7 @@ def run_jobs(cleaner: Cleaner, jobs: Sequence[Job], workers: int, quiet: bool) -
 def run_document(cleaner: Cleaner, job: Job, workers: int, quiet: bool) -> list[Failure]:
     """One PDF or multi-page TIFF, its pages `workers` at a time, with a progress bar of its own."""
     try:
-        from api.document_jobs import clean_document  # the pdf extra, only when a PDF comes
+        from doctools.document_jobs import clean_document  # the pdf extra, only when a PDF comes
     except ImportError:
         return [Failure(job.source, None, PDF_EXTRA)]
     with tqdm(total=None, unit="page", desc=job.source.name, disable=quiet or None,

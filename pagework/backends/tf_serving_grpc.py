@@ -1,6 +1,6 @@
 """TensorFlow Serving's gRPC API (PredictionService.Predict on the output mode's signature, the
 page's bytes as a DT_STRING tensor); needs no TensorFlow: messages from
-api/backends/tf_serving_protos.py.
+pagework/backends/tf_serving_protos.py.
 
 One channel per process, made on first use: gunicorn forks its workers after importing the app,
 and a gRPC channel must not cross a fork. gRPC keeps one HTTP/2 connection per server address;
@@ -18,9 +18,14 @@ import time
 
 import grpc
 
-from api.backends import BackendUnavailable, InvalidImage, ModeUnavailable, missing_signature
-from api.backends.tf_serving_protos import GET_MODEL_STATUS, PREDICT, messages
-from api.backends.version_cache import VersionCache
+from pagework.backends.base import (
+    BackendUnavailable,
+    InvalidImage,
+    ModeUnavailable,
+    missing_signature,
+)
+from pagework.backends.tf_serving_protos import GET_MODEL_STATUS, PREDICT, messages
+from pagework.backends.version_cache import VersionCache
 from tfmodel.modes import DEFAULT, signature
 
 DT_STRING = 7

@@ -1,7 +1,7 @@
 """The MySQL request log: the row, the connection pool and the one INSERT.
 
 The service's database user needs INSERT only: it never runs DDL or SET GLOBAL (the schema is
-`python -m api.schema`'s job, run as its own user). A missing table is reported, not recreated,
+`python -m api.log.schema`'s job, run as its own user). A missing table is reported, not recreated,
 so a dropped audit table cannot go unnoticed. The pool is created lazily so that the service
 starts, and keeps answering, while MySQL is down; log rows then wait in the spool.
 """
@@ -18,7 +18,7 @@ from typing import Any
 import mysql.connector
 from mysql.connector import errorcode, pooling
 
-from api.config import Config
+from pagework.config import Config
 
 log = logging.getLogger(__name__)
 

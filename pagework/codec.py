@@ -20,8 +20,8 @@ from functools import cache
 import numpy as np
 from PIL import Image, ImageOps
 
-from api.codes import ApiError, Code
-from api.completeness import IncompleteImage, check_jpeg_complete, open_whole
+from pagework.codes import ApiError, Code
+from pagework.completeness import IncompleteImage, check_jpeg_complete, open_whole
 
 # The documented input formats; Pillow may open nothing else (no DDS, EPS, PSD, ...).
 ALLOWED_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "TIFF", "WEBP")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from api.codes import ApiError, Code
+from pagework.codes import ApiError, Code
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from api.backends import BackendUnavailable, InvalidImage, ModeUnavailable
+from pagework.backends.base import BackendUnavailable, InvalidImage, ModeUnavailable
 from tfmodel import precision
 from tfmodel.modes import DEFAULT, SIGNATURES
 from tfmodel.runtime import import_tensorflow

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from api.codes import ApiError, Code
+from pagework.codes import ApiError, Code
 
 BUSY_DETAIL = "o serviço está ocupado com outras páginas grandes; tente novamente"
 

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from api.cleaners import Cleaner, DocumentError, PageFailed
-from api.pdf_pages import ScannedPdf
-from api.tiff_pages import MultiPageTiff
+from doctools.cleaners import Cleaner, DocumentError, PageFailed
+from doctools.pdf_pages import ScannedPdf
+from doctools.tiff_pages import MultiPageTiff
 from tfmodel.modes import DEFAULT
 
 

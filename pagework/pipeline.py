@@ -10,9 +10,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from api.backends import BackendUnavailable, InvalidImage, ModelBackend, ModeUnavailable
-from api.budget import PixelBudget
-from api.codec import (
+from pagework.backends import BackendUnavailable, InvalidImage, ModelBackend, ModeUnavailable
+from pagework.budget import PixelBudget
+from pagework.codec import (
     TOO_LARGE_DETAIL,
     Page,
     check_header,
@@ -20,10 +20,10 @@ from api.codec import (
     png_size,
     prepare_page,
 )
-from api.codes import ApiError, Code
-from api.config import Config
-from api.memory import return_free_memory
-from api.work import check_work
+from pagework.codes import ApiError, Code
+from pagework.config import Config
+from pagework.memory import return_free_memory
+from pagework.work import check_work
 from tfmodel.modes import DEFAULT
 
 log = logging.getLogger(__name__)

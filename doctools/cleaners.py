@@ -11,11 +11,11 @@ from typing import Protocol
 
 import requests
 
-from api.backends import build_backend
-from api.budget import PixelBudget
-from api.codes import ApiError, Code
-from api.config import from_env
-from api.pipeline import clean_bytes
+from pagework.backends import build_backend
+from pagework.budget import PixelBudget
+from pagework.codes import ApiError, Code
+from pagework.config import from_env
+from pagework.pipeline import clean_bytes
 from tfmodel.modes import DEFAULT
 
 PNG_DATA_URL = "data:image/png;base64,"

@@ -1,4 +1,4 @@
-"""`python -m api.retention purge`: deletes request-log rows older than RETENTION_DAYS.
+"""`python -m api.log.retention purge`: deletes request-log rows older than RETENTION_DAYS.
 
 The log holds both images of every request, so it grows without bound unless something deletes
 old rows. This runs as its own MySQL user (SELECT and DELETE on the table), in small batches by
@@ -20,8 +20,8 @@ from datetime import UTC, datetime, timedelta
 
 import mysql.connector
 
-from api.config import Config, from_env
-from api.store import connection_params
+from api.log.store import connection_params
+from pagework.config import Config, from_env
 
 BOUNDS_SQL = "SELECT MIN(ID), MAX(ID) FROM Imagens WHERE data < %s"  # ix_imagens_data covers it
 NEXT_SQL = "SELECT ID FROM Imagens WHERE ID >= %s ORDER BY ID LIMIT 1 OFFSET %s"
@@ -105,7 +105,7 @@ def count_older(cnx, cutoff: datetime) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     config = from_env()
-    parser = argparse.ArgumentParser(prog="python -m api.retention", description=__doc__.split(
+    parser = argparse.ArgumentParser(prog="python -m api.log.retention", description=__doc__.split(
         "\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("purge", help="delete rows older than --days")

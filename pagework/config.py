@@ -38,7 +38,7 @@ class Config:
     # MYSQL_SSL_VERIFY_IDENTITY is false; a server without TLS is refused. Empty: no TLS.
     mysql_ssl_ca: str = ""
     mysql_ssl_verify_identity: bool = True
-    # The schema step (`python -m api.schema`) runs as its own user; empty: MYSQL_USER's.
+    # The schema step (`python -m api.log.schema`) runs as its own user; empty: MYSQL_USER's.
     mysql_schema_user: str = ""
     mysql_schema_password: str = ""
     schema_file: str = str(ROOT / "db" / "init.sql")
@@ -60,12 +60,12 @@ class Config:
     mixed_precision: str = ""
     max_image_bytes: int = 25 * 1024 * 1024
     max_pixels: int = 40_000_000
-    # The model's work (api/work.py: padded pixels, tiles) a page may cost; a 40 MP page costs
+    # The model's work (pagework/work.py: padded pixels, tiles) a page may cost; a 40 MP page costs
     # up to ~70 M. Pages whose longer side exceeds MAX_ASPECT_RATIO times the shorter are
     # refused (code 9): a 1-pixel-wide strip costs 144 columns of work in a single pass.
     max_work_pixels: int = 80_000_000
     max_aspect_ratio: float = 20.0
-    # The model's work (api/work.py) one worker may hold at once across its requests; a request
+    # The model's work (pagework/work.py) one worker may hold at once across its requests; a request
     # that does not fit waits up to PIXEL_BUDGET_WAIT seconds, then gets code 5.
     pixel_budget: int = 48_000_000
     pixel_budget_wait: float = 30.0
@@ -82,8 +82,8 @@ class Config:
     # X-Front-Refused is believed only with it, so no client can fake the front. Empty: never.
     front_token: str = ""
     log_level: str = "INFO"
-    # Request-log retention (`python -m api.retention purge`): rows older than this many days are
-    # deleted, RETENTION_BATCH_ROWS rows of the key per DELETE; 0 keeps every row.
+    # Request-log retention (`python -m api.log.retention purge`): rows older than this many days
+    # are deleted, RETENTION_BATCH_ROWS rows of the key per DELETE; 0 keeps every row.
     retention_days: int = 0
     retention_batch_rows: int = 200
     # The purge's own account (SELECT, DELETE on the table); empty: MYSQL_USER's.

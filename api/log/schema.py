@@ -1,4 +1,4 @@
-"""`python -m api.schema`: creates the request log's schema (db/init.sql), as its own user.
+"""`python -m api.log.schema`: creates the request log's schema (db/init.sql), as its own user.
 
 The service never runs DDL: this step runs before it (`make run`, compose's `migrate` service, a
 Kubernetes Job), as MYSQL_SCHEMA_USER (default: MYSQL_USER), which needs CREATE on the database.
@@ -18,8 +18,8 @@ from pathlib import Path
 
 import mysql.connector
 
-from api.config import Config, from_env
-from api.store import connection_params
+from api.log.store import connection_params
+from pagework.config import Config, from_env
 
 log = logging.getLogger(__name__)
 IDENTIFIER = re.compile(r"^[A-Za-z0-9_$]{1,64}$")
@@ -85,7 +85,7 @@ def _raise_packet_limit(cursor, wanted: int) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m api.schema",
+    parser = argparse.ArgumentParser(prog="python -m api.log.schema",
                                      description=__doc__.split("\n")[0])
     parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s %(message)s")

@@ -15,8 +15,13 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from api.backends import BackendUnavailable, InvalidImage, ModeUnavailable, missing_signature
-from api.backends.version_cache import VersionCache
+from pagework.backends.base import (
+    BackendUnavailable,
+    InvalidImage,
+    ModeUnavailable,
+    missing_signature,
+)
+from pagework.backends.version_cache import VersionCache
 from tfmodel.modes import DEFAULT, signature
 
 log = logging.getLogger(__name__)

@@ -23,9 +23,9 @@ import pypdfium2
 import pypdfium2.raw as pdfium_c
 from PIL import Image
 
-from api.cleaners import DocumentError, PageFailed
-from api.codec import encode_png
-from api.codes import Code
+from doctools.cleaners import DocumentError, PageFailed
+from pagework.codec import encode_png
+from pagework.codes import Code
 
 POINTS_PER_INCH = 72
 # A page is a scan when one image covers at least this share of it; a logo on a typed page is not.

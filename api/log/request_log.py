@@ -9,8 +9,8 @@ from __future__ import annotations
 import logging
 import threading
 
-from api.spool import Spool
-from api.store import LogRecord, RowRejected, Store, StoreUnavailable
+from api.log.spool import Spool
+from api.log.store import LogRecord, RowRejected, Store, StoreUnavailable
 
 log = logging.getLogger(__name__)
 

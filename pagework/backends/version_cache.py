@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from api.backends import BackendUnavailable
+from pagework.backends.base import BackendUnavailable
 
 VERSION_TTL = 10.0  # seconds a model status answer is trusted
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 from PIL import Image, TiffImagePlugin, UnidentifiedImageError
 
-from api.cleaners import PageFailed
-from api.codec import encode_png
-from api.codes import Code
+from doctools.cleaners import PageFailed
+from pagework.codec import encode_png
+from pagework.codes import Code
 
 COMPRESSION = "tiff_adobe_deflate"  # lossless, and read by every TIFF reader that matters
 BITONAL_COMPRESSION = "group4"  # CCITT G4, as fax and archives keep 1-bit pages (binaria)

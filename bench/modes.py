@@ -16,7 +16,7 @@ from pathlib import Path
 from bench.colour_pages import colour_page
 from bench.measure import Result, header, measure_interleaved, megapixels, row
 from bench.pages import ROOT
-from bench.report import stamp, write_report
+from bench.report import add_load_args, start_run, write_report
 from tfmodel.modes import MODES, signature
 from tfmodel.versions import latest_version
 
@@ -59,8 +59,9 @@ def main(argv: list[str] | None = None) -> None:
                         help=f"calls per mode for pages of {LARGE:g} MP and more")
     parser.add_argument("--rounds", type=int, default=3, help="turns the modes take")
     parser.add_argument("--out", type=Path, help="JSON report (bench/report.py)")
+    add_load_args(parser)
     args = parser.parse_args(argv)
-    started = stamp(argv)
+    started = start_run(args, argv)
     calls = mode_calls(args.model_dir)
     print(header())
     results = []

@@ -93,6 +93,14 @@ def assert_only_local(page, server) -> None:
     assert not outside, outside
 
 
+def download(page) -> tuple[str, bytes]:
+    """The cleaned page's download link, followed: the file's suggested name and its bytes."""
+    with page.expect_download() as download_info:
+        page.click("#download")
+    return (download_info.value.suggested_filename,
+            Path(download_info.value.path()).read_bytes())
+
+
 def test_upload_shows_original_and_clean_and_downloads_png(page_server, open_page, tmp_path):
     server, database = page_server
     source = sample_page(tmp_path)
@@ -112,11 +120,8 @@ def test_upload_shows_original_and_clean_and_downloads_png(page_server, open_pag
     assert page.is_hidden("#spinner") and page.is_hidden("#error")
     shoot(page, "web.png")
 
-    with page.expect_download() as download_info:
-        page.click("#download")
-    download = download_info.value
-    assert download.suggested_filename == f"{source.stem}-limpo.png"
-    png = Path(download.path()).read_bytes()
+    name, png = download(page)
+    assert name == f"{source.stem}-limpo.png"
     assert Image.open(io.BytesIO(png)).size == size
 
     row = database.row(page.text_content("#request-id"))
@@ -152,11 +157,8 @@ def test_a_chosen_mode_is_sent_and_its_answer_shown_as_sent(live, open_page, tmp
             page.get_by_label("Preto e branco").check()  # the page is cleaned again at once
         expect(page.locator("#cleaned-mode")).to_have_text(label, timeout=WAIT_MS)
         page.wait_for_selector("#result", state="visible", timeout=WAIT_MS)
-        with page.expect_download() as download_info:
-            page.click("#download")
-        download = download_info.value
-        assert download.suggested_filename == f"colour-limpo-{mode}.png"
-        png = Path(download.path()).read_bytes()
+        name, png = download(page)
+        assert name == f"colour-limpo-{mode}.png"
         assert Image.open(io.BytesIO(png)).mode == pixels
         row = database.row(page.text_content("#request-id"))
         assert (row["saida"], row["codigo_retorno"]) == (mode, 0)

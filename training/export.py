@@ -1,8 +1,9 @@
 """Export a trained denoiser as a versioned SavedModel for TF Serving and the in-process backend.
 
-The serving signature takes encoded image bytes and returns PNG bytes of the same size, so every
-pre- and post-processing step (decode, padding, tiling, clipping, encode) lives in the graph and
-behaves the same in-process and behind TensorFlow Serving.
+The serving signatures (one per output mode: `serving_default` is `cinza`, then `cor` and
+`binaria`, see training/output_modes.py) take encoded image bytes and return PNG bytes of the
+same size, so every pre- and post-processing step (decode, padding, tiling, clipping, colour,
+encode) lives in the graph and behaves the same in-process and behind TensorFlow Serving.
 """
 
 from __future__ import annotations

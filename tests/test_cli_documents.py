@@ -170,6 +170,8 @@ MEMORY_PROBE = textwrap.dedent("""
     from doctools.document_jobs import clean_document
 
     class Echo:  # the document path alone: the page's own PNG comes back as its cleaned page
+        mode = "cinza"
+
         def clean(self, data):
             return data
 

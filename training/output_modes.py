@@ -9,9 +9,11 @@ channel too and go, as in grayscale. Then:
 - the paper's colour is estimated from the pixels the network calls paper, in 16-px cells,
   filled across solid ink, the brightest within two cells (a coffee ring under ink is not the
   paper), smoothed; the page divided by it is "balanced" (white paper);
-- `cor`: where the network puts ink, a chromatic pixel takes its balanced colour (so it is no
-  lighter than printed and keeps hue and saturation), a neutral one the network's gray (black
-  type as dark as in grayscale, exactly neutral, no fringes); where it puts paper, white;
+- `cor`: where the network puts ink, a pixel of coloured ink takes the ink's balanced colour
+  (so it is no lighter than printed and keeps hue and saturation; a stroke's edge pixels take
+  the colour of the ink beside them, as the network draws strokes solid), a pixel of neutral
+  ink the network's gray (black type as dark as in grayscale, exactly neutral, no fringes);
+  where it puts paper, white;
 - `binaria`: ink is the network's output below half of the paper's white, except light tints
   (highlighter bands, pale form boxes), which archives and OCR want as background.
 
@@ -142,14 +144,20 @@ def compose(rgb: tf.Tensor, levels: tf.Tensor, white: tf.Tensor,
         balanced = tf.clip_by_value(tf.cast(colour, tf.float32) / 255.0 / paper, 0.0, 1.0)
         gray = tf.minimum(tf.cast(level, tf.float32) / white, 1.0)
         low = tf.reduce_min(balanced, axis=-1, keepdims=True)
-        high = tf.reduce_max(balanced, axis=-1, keepdims=True)
         # How much of the pixel is ink: its darkening by the network relative to the page's
         # own, and wholly ink from half of the paper's white down (where binaria says ink too).
         ink = tf.clip_by_value(tf.maximum((1 - gray) / tf.maximum(1 - low, 1 / 255),
                                           (PAPER_LEVEL - gray) / (PAPER_LEVEL - 0.5)), 0.0, 1.0)
-        saturation = (high - low) / tf.maximum(1 - low, 0.1)
+        # A stroke's edge pixels blend its ink with the paper, and the network draws strokes
+        # solid: they take the ink's own colour, each channel's darkest around them. Whether
+        # that ink is coloured is asked of it too, not of a pale edge pixel (where JPEG's colour
+        # noise would pass for ink beside black type).
+        solid = -tf.nn.max_pool2d(-balanced[tf.newaxis], 3, 1, "SAME")[0]
+        solid_low = tf.reduce_min(solid, axis=-1, keepdims=True)
+        saturation = (tf.reduce_max(solid, axis=-1, keepdims=True) - solid_low) / \
+            tf.maximum(1 - solid_low, 0.1)
         chromatic = tf.clip_by_value((saturation - NEUTRAL) / (COLOUR - NEUTRAL), 0.0, 1.0)
-        out = chromatic * (1 - ink * (1 - balanced)) + (1 - chromatic) * gray
+        out = chromatic * (1 - ink * (1 - solid)) + (1 - chromatic) * gray
         luma = tf.reduce_sum(balanced * LUMA, axis=-1, keepdims=True)
         tint = (chromatic > 0.5) & (luma >= TINT)
         bitonal = (gray < 0.5) & ~tint

@@ -28,8 +28,8 @@ BLOCK = 16  # paper estimate's cell (px): fine enough to follow shadows and stai
 STRIP = 256  # rows of pixel work at a time; a multiple of BLOCK
 MIN_PAPER = BLOCK * BLOCK // 8  # paper pixels a cell needs to be measured
 PAPER_FLOOR = 0.2  # darkest paper colour believed, so that division cannot blow up
-# Saturation relative to white, (max - min) / (1 - min) of the balanced colour: the same for an
-# ink at any coverage. Below NEUTRAL a pixel is gray, above COLOUR it is wholly coloured.
+# Saturation relative to white, (max - min) / (1 - min) of the ink's balanced colour: the same
+# for an ink at any coverage. Below NEUTRAL the ink is gray, above COLOUR wholly coloured.
 NEUTRAL, COLOUR = 0.2, 0.35
 PAPER_LEVEL = 0.9  # network output (of paper's white) from which a pixel may be all paper
 TINT = 0.8  # luminance from which a chromatic pixel is a tint (highlighter), not ink, in binaria

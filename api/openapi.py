@@ -11,12 +11,13 @@ from importlib import metadata
 
 from flask import Blueprint, Response, current_app, jsonify
 
-from api.routes import KEY_DETAIL, LOG_DETAIL, image_field
+from api.routes import KEY_DETAIL, LOG_DETAIL, MODE_KEY, image_field, output_mode
 from pagework.codec import TOO_LARGE_DETAIL, check_header, decode_base64
 from pagework.codes import HTTP_STATUS, MESSAGES, ApiError, Code, code_table
 from pagework.config import EXTENSION, Config
-from pagework.pipeline import MODEL_DOWN_DETAIL
+from pagework.pipeline import MODE_DETAIL, MODEL_DOWN_DETAIL
 from pagework.work import SHAPE_DETAIL
+from tfmodel.modes import DEFAULT, MODES
 
 bp = Blueprint("openapi", __name__)
 
@@ -48,6 +49,9 @@ def error_examples(config: Config) -> dict[Code, tuple[object, str]]:
         Code.LOG_UNAVAILABLE: (None, LOG_DETAIL),
         Code.PAGE_SHAPE: (None, SHAPE_DETAIL.format(width=1, height=65535,
                                                     ratio=config.max_aspect_ratio)),
+        Code.BAD_MODE: ({"imgb64_dirty": EXAMPLE_PNG_B64, MODE_KEY: "colorido"},
+                        _detail_of(lambda: output_mode({MODE_KEY: "colorido"}))),
+        Code.MODE_UNAVAILABLE: (None, MODE_DETAIL.format(version=3, mode="cor")),
     }
 
 
@@ -112,7 +116,9 @@ def _version() -> str:
 def _description(config: Config) -> str:
     return (
         "`POST /remove_background` takes `{\"imgb64_dirty\": \"<base64 image>\"}` and answers the "
-        "cleaned page as an 8-bit grayscale PNG data URL of exactly the input's size. Every "
+        "cleaned page as a PNG data URL of exactly the input's size: 8-bit grayscale, or with "
+        "`\"saida\": \"cor\"` RGB (the page's inks on white paper), with `\"saida\": "
+        "\"binaria\"` 1-bit black and white. Every "
         "answer has `codigo_retorno`, `mensagem` and `imgb64_clean` (`\"\"` on errors), plus "
         "`detalhe` on errors; every request is logged to MySQL, and its `X-Request-ID` header "
         "names the row.\n\n"
@@ -141,6 +147,10 @@ def _remove_background(config: Config) -> dict:
         "page": {"summary": "a PNG page (raw base64)", "value": {"imgb64_dirty": EXAMPLE_PNG_B64}},
         "data-url": {"summary": "the same page as a data URL",
                      "value": {"imgb64_dirty": "data:image/png;base64," + EXAMPLE_PNG_B64}},
+        "cor": {"summary": "the page in colour (an RGB PNG)",
+                "value": {"imgb64_dirty": EXAMPLE_PNG_B64, MODE_KEY: "cor"}},
+        "binaria": {"summary": "the page in black and white (a 1-bit PNG)",
+                    "value": {"imgb64_dirty": EXAMPLE_PNG_B64, MODE_KEY: "binaria"}},
     }
     examples = error_examples(config)
     for code, (value, _) in examples.items():
@@ -210,6 +220,13 @@ def _schemas() -> dict:
                 "description": "The image, base64 (standard or URL-safe, padding optional, line "
                                "breaks allowed) or a `data:image/...;base64,` URL. PNG, JPEG, "
                                "GIF, BMP, TIFF or WebP. Base64 that is not an image is code 3.",
+            }, MODE_KEY: {
+                "type": "string", "enum": list(MODES), "default": DEFAULT,
+                "description": "The answer's mode: `cinza` an 8-bit grayscale PNG (the answer "
+                               "without the key); `cor` an RGB PNG, paper white and neutral, each "
+                               "ink in its own colour; `binaria` a 1-bit PNG, black ink on white. "
+                               "Any other value, or one that is not a string, is code 10; a "
+                               "model version exported before the modes answers code 11.",
             }},
         },
         **answers,

@@ -21,8 +21,11 @@ from pagework.codec import to_data_url
 from pagework.codes import HTTP_STATUS, ApiError, Code, body
 from pagework.config import EXTENSION
 from pagework.pipeline import clean_text
+from tfmodel.modes import DEFAULT, MODES
 
 KEY = "imgb64_dirty"
+MODE_KEY = "saida"
+MODE_CHOICES = "'cinza' (o padrão), 'cor' ou 'binaria'"
 KEY_DETAIL = "envie a chave no cabeçalho X-API-Key"
 LOG_DETAIL = ("a requisição não pôde ser registrada (banco de dados e fila local indisponíveis);"
               " tente novamente")
@@ -45,6 +48,7 @@ class Outcome:
     dirty: str | None = None
     width: int | None = None
     height: int | None = None
+    mode: str | None = None  # the output mode, once a valid one was read
 
 
 def services() -> Services:
@@ -73,29 +77,33 @@ def serve(svc: Services, request_id: str, received_at: datetime, started: float)
 
 
 def settle(svc: Services, req: Request) -> Outcome:
-    """The ordered checks (key, JSON, field, base64, image, size, model): the first that fails
-    sets the code. `received` is what the row keeps of the request, as far as it was read."""
+    """The ordered checks (key, JSON, field, mode, base64, image, size, model): the first that
+    fails sets the code. `received` is what the row keeps of the request, as far as it was read."""
     received: str | None = None
+    mode: str | None = None
     try:
         check_api_key(req, svc.config.api_key)
         raw = read_request_body(req, svc.config.max_request_bytes, svc.config.front_token)
         try:
-            value = image_field(parse_json(raw, svc.config.max_json_values))
+            payload = parse_json(raw, svc.config.max_json_values)
+            value = image_field(payload)
         except ApiError:
             received = storable_text(body_text(raw))  # the whole body, as sent
             raise
         received = storable_text(value) if isinstance(value, str) else \
             field_text(body_text(raw), KEY)
+        mode = output_mode(payload)
         with svc.metrics.inference_seconds.time():
-            cleaned = clean_text(value, svc.backend, svc.config, svc.budget)
+            cleaned = clean_text(value, svc.backend, svc.config, svc.budget, mode)
         return Outcome(Code.OK, to_data_url(cleaned.png), dirty=received, width=cleaned.width,
-                       height=cleaned.height)
+                       height=cleaned.height, mode=mode)
     except ApiError as err:
         width, height = err.page_size or (None, None)
-        return Outcome(err.code, detail=err.detail, dirty=received, width=width, height=height)
+        return Outcome(err.code, detail=err.detail, dirty=received, width=width, height=height,
+                       mode=mode)
     except Exception:  # the one boundary where a bug must still give JSON and a log row
         log.exception("request failed unexpectedly")
-        return Outcome(Code.INTERNAL, dirty=received)
+        return Outcome(Code.INTERNAL, dirty=received, mode=mode)
 
 
 def log_request(svc: Services, outcome: Outcome, request_id: str, received_at: datetime,
@@ -107,6 +115,7 @@ def log_request(svc: Services, outcome: Outcome, request_id: str, received_at: d
         imgb64_dirty=outcome.dirty, imgb64_clean=outcome.clean or None, largura=outcome.width,
         altura=outcome.height, duracao_ms=round(duration_ms, 3),
         versao_modelo=svc.backend.version() if outcome.code == Code.OK else None,
+        saida=outcome.mode,
     )
     written = time.perf_counter()
     try:
@@ -168,6 +177,18 @@ def image_field(payload: object) -> object:
     return payload[KEY]
 
 
+def output_mode(payload: dict) -> str:
+    """`saida`, or cinza when the request has none: the answer every client had before."""
+    value = payload.get(MODE_KEY, DEFAULT)
+    if isinstance(value, str) and value in MODES:
+        return value
+    if not isinstance(value, str):
+        raise ApiError(Code.BAD_MODE, f"{MODE_KEY} deve ser um texto: {MODE_CHOICES}")
+    # ASCII JSON of the value: a client's text cannot break the log line or the answer
+    raise ApiError(Code.BAD_MODE, f"{MODE_KEY} deve ser {MODE_CHOICES}; recebido "
+                                  f"{json.dumps(value[:32])}")
+
+
 def respond(outcome: Outcome, request_id: str) -> Response:
     response = jsonify(body(outcome.code, outcome.clean, outcome.detail))
     response.status_code = HTTP_STATUS[outcome.code]
@@ -182,7 +203,8 @@ def log_line(req: Request, request_id: str, outcome: Outcome, duration_ms: float
     log.info(json.dumps({
         "request_id": request_id, "codigo_retorno": int(outcome.code),
         "status": HTTP_STATUS[outcome.code], "duration_ms": round(duration_ms, 1),
-        "width": outcome.width, "height": outcome.height, "log_row": stored,
+        "width": outcome.width, "height": outcome.height, "saida": outcome.mode,
+        "log_row": stored,
         "client_request_id": client_id[:CLIENT_ID_CHARS] if client_id else client_id,
         "detail": outcome.detail,
     }, ensure_ascii=False).translate(LINE_BREAKS))

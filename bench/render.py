@@ -23,7 +23,8 @@ tables typed into the README before these reports existed are in its history
 """
 COLUMNS = [("target", "target"), ("size", "page"), ("concurrency", "c"), ("requests", "calls"),
            ("errors", "errors"), ("p50_ms", "p50"), ("p95_ms", "p95"),
-           ("throughput_rps", "req/s")]
+           ("throughput_rps", "req/s"), ("sent_kb", "KB sent"), ("received_kb", "KB back")]
+OPTIONAL = {"sent_kb", "received_kb"}  # shown where a benchmark measured them (non-zero)
 
 
 def render_report(report: dict) -> str:
@@ -39,7 +40,8 @@ def render_report(report: dict) -> str:
     if not any("p50_ms" in r for r in results):
         return "\n".join(lines + table(results) + [""]
                          + [f"- {note}" for note in report.get("notes", [])]).rstrip() + "\n"
-    columns = [(key, name) for key, name in COLUMNS if any(key in r for r in results)]
+    columns = [(key, name) for key, name in COLUMNS
+               if any(r.get(key) if key in OPTIONAL else key in r for r in results)]
     reference = report.get("reference") or results[0]["target"]
     lines += ["| " + " | ".join(name for _, name in columns) + f" | p50 / {reference} |",
               "|" + "---|" * (len(columns) + 1)]

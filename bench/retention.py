@@ -38,6 +38,7 @@ CREATE TABLE ImagensPart (
     imgb64_dirty LONGTEXT NULL, imgb64_clean LONGTEXT NULL,
     codigo_retorno SMALLINT NOT NULL, request_id CHAR(32) NOT NULL,
     largura INT NULL, altura INT NULL, duracao_ms DOUBLE NULL, versao_modelo VARCHAR(64) NULL,
+    saida VARCHAR(16) NULL,
     PRIMARY KEY (ID, data),
     UNIQUE KEY uq_request_id (request_id, data),
     KEY ix_codigo (codigo_retorno)

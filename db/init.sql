@@ -14,8 +14,17 @@ CREATE TABLE IF NOT EXISTS Imagens (
     altura         INT             NULL     COMMENT 'input height in pixels, when known',
     duracao_ms     DOUBLE          NULL     COMMENT 'time spent serving the request',
     versao_modelo  VARCHAR(64)     NULL     COMMENT 'model version that cleaned the page',
+    saida          VARCHAR(16)     NULL     COMMENT 'answer mode: cinza, cor or binaria; NULL before a valid one was read',
     PRIMARY KEY (ID),
     UNIQUE KEY uq_imagens_request_id (request_id),
     KEY ix_imagens_data (data),
     KEY ix_imagens_codigo (codigo_retorno)
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_unicode_ci;
+
+-- The output modes' column, for tables made before it (issue 36). MySQL has no ADD COLUMN IF NOT
+-- EXISTS (MariaDB has), so the ALTER runs only when information_schema lacks the column; old rows
+-- keep NULL.
+SET @ddd_saida = (SELECT IF(COUNT(*) = 0, 'ALTER TABLE Imagens ADD COLUMN saida VARCHAR(16) NULL COMMENT ''answer mode: cinza, cor or binaria; NULL before a valid one was read'' AFTER versao_modelo', 'DO 0') FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'Imagens' AND COLUMN_NAME = 'saida');
+PREPARE ddd_saida FROM @ddd_saida;
+EXECUTE ddd_saida;
+DEALLOCATE PREPARE ddd_saida;

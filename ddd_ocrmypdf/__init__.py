@@ -26,6 +26,7 @@ from pydantic import BaseModel
 from doctools.cleaners import Cleaner, LocalCleaner, PageFailed, RemoteCleaner
 from pagework.codec import encode_png
 from pagework.codes import MESSAGES
+from tfmodel.modes import DEFAULT, MODES
 
 
 class DddOptions(BaseModel):
@@ -36,6 +37,7 @@ class DddOptions(BaseModel):
     clean_final: bool = False
     model_dir: str | None = None
     timeout: float = 120.0
+    saida: str = DEFAULT
 
 
 class PageNotCleaned(ExitCodeException):
@@ -50,11 +52,11 @@ _ocr_pages: dict[int, tuple[bytes, Image.Image]] = {}
 
 
 def _cleaner(ddd: DddOptions) -> Cleaner:
-    key = (ddd.url, ddd.api_key, ddd.model_dir, ddd.timeout)
+    key = (ddd.url, ddd.api_key, ddd.model_dir, ddd.timeout, ddd.saida)
     with _cleaners_lock:
         if key not in _cleaners:
-            _cleaners[key] = (RemoteCleaner(ddd.url, ddd.api_key, ddd.timeout) if ddd.url
-                              else LocalCleaner(ddd.model_dir))
+            _cleaners[key] = (RemoteCleaner(ddd.url, ddd.api_key, ddd.timeout, ddd.saida)
+                              if ddd.url else LocalCleaner(ddd.model_dir, ddd.saida))
         return _cleaners[key]
 
 
@@ -104,6 +106,11 @@ def add_options(parser) -> None:  # noqa: ANN001 (OCRmyPDF's argparse parser)
     group.add_argument("--ddd-model-dir", dest="ddd_model_dir", metavar="DIR",
                        help="base path of numbered SavedModel versions (default: $MODEL_DIR or "
                             "the shipped model)")
+    group.add_argument("--ddd-saida", dest="ddd_saida", choices=MODES, default=DEFAULT,
+                       help="the cleaned pages' mode: cinza (8-bit gray, default), cor (the "
+                            "page's colours on white paper) or binaria (black and white); "
+                            "Tesseract reads them, and the output shows them with "
+                            "--ddd-clean-final")
     group.add_argument("--ddd-timeout", dest="ddd_timeout", type=float, default=120.0,
                        metavar="SECONDS", help="seconds per page with --ddd-url (default: 120)")
 

@@ -16,6 +16,7 @@ from pagework.budget import PixelBudget
 from pagework.codes import ApiError, Code
 from pagework.config import from_env
 from pagework.pipeline import clean_bytes
+from tfmodel.modes import DEFAULT
 
 PNG_DATA_URL = "data:image/png;base64,"
 
@@ -33,6 +34,8 @@ class PageFailed(Exception):
 
 
 class Cleaner(Protocol):
+    mode: str  # the output mode of every page (tfmodel/modes.py)
+
     def clean(self, data: bytes) -> bytes:
         """PNG bytes of the cleaned page; raises PageFailed."""
 
@@ -49,13 +52,17 @@ FILE_PROBLEMS: dict[int, str] = {
     Code.LOG_UNAVAILABLE: "the service could not log the request; try again",
     Code.PAGE_SHAPE: "page proportions not supported (one side over MAX_ASPECT_RATIO times the "
                      "other)",
+    Code.BAD_MODE: "the service does not know this output mode (--saida)",
+    Code.MODE_UNAVAILABLE: "the model version has no such output mode (exported before the "
+                           "modes): use --saida cinza, or a newer model",
 }
 
 
 class LocalCleaner:
     """The API's own pipeline without HTTP, with the backend the service would build."""
 
-    def __init__(self, model_dir: str | None) -> None:
+    def __init__(self, model_dir: str | None, mode: str = DEFAULT) -> None:
+        self.mode = mode
         config = from_env()
         self.config = replace(config, model_dir=model_dir) if model_dir else config
         self.backend = build_backend(self.config)
@@ -64,7 +71,7 @@ class LocalCleaner:
 
     def clean(self, data: bytes) -> bytes:
         try:
-            return clean_bytes(data, self.backend, self.config, self.budget).png
+            return clean_bytes(data, self.backend, self.config, self.budget, self.mode).png
         except ApiError as err:
             raise PageFailed(int(err.code), FILE_PROBLEMS[err.code], err.detail) from None
 
@@ -72,7 +79,8 @@ class LocalCleaner:
 class RemoteCleaner:
     """POST /remove_background on a running service, one HTTP session per worker thread."""
 
-    def __init__(self, url: str, api_key: str, timeout: float) -> None:
+    def __init__(self, url: str, api_key: str, timeout: float, mode: str = DEFAULT) -> None:
+        self.mode = mode
         self.endpoint = url.rstrip("/") + "/remove_background"
         self.headers = {"X-API-Key": api_key} if api_key else {}
         self.timeout = timeout
@@ -82,6 +90,8 @@ class RemoteCleaner:
         session = getattr(self._local, "session", None) or requests.Session()
         self._local.session = session
         body = {"imgb64_dirty": base64.b64encode(data).decode("ascii")}
+        if self.mode != DEFAULT:  # a service from before the modes still answers cinza pages
+            body["saida"] = self.mode
         try:
             response = session.post(self.endpoint, json=body, headers=self.headers,
                                     timeout=self.timeout)

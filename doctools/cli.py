@@ -20,6 +20,7 @@ from tqdm import tqdm
 from doctools.cleaners import Cleaner, DocumentError, LocalCleaner, PageFailed, RemoteCleaner
 from doctools.tiff_pages import frame_count
 from pagework.config import from_env
+from tfmodel.modes import DEFAULT, MODES
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".webp"}
 INPUT_SUFFIXES = IMAGE_SUFFIXES | {".pdf"}
@@ -170,9 +171,9 @@ def command_clean(args: argparse.Namespace) -> int:
         raise UsageError("no images or PDFs found")
     check_collisions(jobs)
     if args.url:
-        cleaner: Cleaner = RemoteCleaner(args.url, args.api_key, args.timeout)
+        cleaner: Cleaner = RemoteCleaner(args.url, args.api_key, args.timeout, args.saida)
     else:
-        cleaner = LocalCleaner(args.model_dir)
+        cleaner = LocalCleaner(args.model_dir, args.saida)
     workers = args.workers or (4 if args.url else 1)
     images = [job for job in jobs if not job.document]
     failures = run_jobs(cleaner, images, workers, args.quiet) if images else []
@@ -202,6 +203,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="files, or folders searched for " + ", ".join(sorted(INPUT_SUFFIXES)))
     clean.add_argument("-o", "--output", required=True, type=Path, metavar="OUTDIR",
                        help="folder for the cleaned files (created if missing)")
+    clean.add_argument("--saida", choices=MODES, default=DEFAULT,
+                       help="cinza: 8-bit gray pages (default); cor: the page's colours on white "
+                            "paper (RGB); binaria: black and white (1-bit PNG; CCITT G4 in PDFs "
+                            "and TIFFs)")
     clean.add_argument("--url", help="send pages to a running service (e.g. "
                                      "http://localhost:3030) instead of loading the model here")
     clean.add_argument("--api-key", default=from_env().api_key,

@@ -14,6 +14,7 @@ from typing import Protocol
 from doctools.cleaners import Cleaner, DocumentError, PageFailed
 from doctools.pdf_pages import ScannedPdf
 from doctools.tiff_pages import MultiPageTiff
+from tfmodel.modes import DEFAULT
 
 
 class Document(Protocol):
@@ -23,7 +24,7 @@ class Document(Protocol):
 
     def __exit__(self, *exc: object) -> None: ...
 
-    def page_png(self, index: int, max_pixels: int) -> bytes | None: ...
+    def page_png(self, index: int, max_pixels: int, colour: bool = False) -> bytes | None: ...
 
     def write(self, target: Path, cleaned: Mapping[int, Path], scratch: Path) -> None: ...
 
@@ -57,8 +58,10 @@ def clean_document(cleaner: Cleaner, source: Path, target: Path, *, max_pixels: 
         outcome = Outcome(document.pages)
         cleaned: dict[int, Path] = {}
 
+        colour = cleaner.mode != DEFAULT  # cor and binaria read the page's colours
+
         def clean_page(index: int) -> Path | None:
-            png = document.page_png(index, max_pixels)
+            png = document.page_png(index, max_pixels, colour)
             if png is None:
                 return None
             cleaned_png = cleaner.clean(png)

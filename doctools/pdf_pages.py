@@ -125,10 +125,10 @@ class ScannedPdf:
     def pages(self) -> int:
         return len(self.plans)
 
-    def page_png(self, index: int, max_pixels: int) -> bytes | None:
-        """The page as a grayscale PNG at the scan's resolution, in the page's unrotated frame
-        (the writer keeps /Rotate); None when it holds no scan. Annotations and form fields stay
-        objects, not pixels."""
+    def page_png(self, index: int, max_pixels: int, colour: bool = False) -> bytes | None:
+        """The page as a grayscale (or with `colour`, RGB) PNG at the scan's resolution, in the
+        page's unrotated frame (the writer keeps /Rotate); None when it holds no scan.
+        Annotations and form fields stay objects, not pixels."""
         plan = self.plans[index]
         if plan.dpi is None:
             return None
@@ -141,7 +141,7 @@ class ScannedPdf:
         # here, under the lock, never by the garbage collector in whichever thread it runs.
         with self._lock:
             try:
-                image = self._render(plan)
+                image = self._render(plan, colour)
             except pypdfium2.PdfiumError as err:
                 raise PageFailed(None, "page cannot be rendered (damaged)", str(err)) from None
         return encode_png(image)
@@ -153,7 +153,7 @@ class ScannedPdf:
             self._doc = pypdfium2.PdfDocument(self.path)
         return self._doc[index]
 
-    def _render(self, plan: PagePlan) -> Image.Image:
+    def _render(self, plan: PagePlan, colour: bool) -> Image.Image:
         page = self._page(plan.index)
         try:
             if plan.native:
@@ -164,11 +164,12 @@ class ScannedPdf:
                 image = image.copy() if image.mode in ("L", "RGB") else image.convert("RGB")
             else:
                 left, _, right, _ = page.get_cropbox()
-                bitmap = page.render(scale=plan.width / (right - left), grayscale=True,
+                bitmap = page.render(scale=plan.width / (right - left), grayscale=not colour,
                                      rotation=(360 - page.get_rotation()) % 360,
                                      may_draw_forms=False, draw_annots=False)
                 # PDFium rounds the bitmap up; the sliver past the page's edge goes.
-                image = bitmap.to_pil().convert("L").crop((0, 0, plan.width, plan.height))
+                image = bitmap.to_pil().convert("RGB" if colour else "L").crop(
+                    (0, 0, plan.width, plan.height))
             bitmap.warn_on_close = False  # safe: the image above is a copy, not a view of it
             bitmap.close()
         finally:
@@ -226,12 +227,24 @@ def _graft(source: Path, out: Path, indexes: list[int], cleaned: Mapping[int, Pa
         for start in range(0, len(indexes), CHUNK_PAGES):
             part = indexes[start:start + CHUNK_PAGES]
             chunk_path = scratch / f"chunk-{part[0]:06d}.pdf"
-            chunk_path.write_bytes(img2pdf.convert([str(cleaned[i]) for i in part]))
+            chunk_path.write_bytes(img2pdf.convert([str(_embeddable(cleaned[i])) for i in part]))
             chunk = chunks.enter_context(pikepdf.open(chunk_path, access_mode=STREAM))
             for index, image_page in zip(part, chunk.pages, strict=True):
                 image = next(iter(image_page.obj.Resources.XObject.values()))
                 _draw_only(pdf, pdf.pages[index], pdf.copy_foreign(image), placements[index])
         pdf.save(out)
+
+
+def _embeddable(png: Path) -> Path:
+    """What img2pdf puts in the PDF as it is: the PNG, or for a 1-bit page (saida binaria) a
+    CCITT Group 4 TIFF beside it, the bitonal codec every PDF reader decodes (a fraction of the
+    PNG's Flate bits on text pages)."""
+    with Image.open(png) as page:
+        if page.mode != "1":
+            return png
+        g4 = png.with_suffix(".tif")
+        page.save(g4, "TIFF", compression="group4")
+    return g4
 
 
 def _draw_only(pdf: pikepdf.Pdf, page: pikepdf.Page, image: pikepdf.Object,

@@ -15,6 +15,7 @@ from pagework.codec import encode_png
 from pagework.codes import Code
 
 COMPRESSION = "tiff_adobe_deflate"  # lossless, and read by every TIFF reader that matters
+BITONAL_COMPRESSION = "group4"  # CCITT G4, as fax and archives keep 1-bit pages (binaria)
 
 
 def frame_count(path: Path) -> int:
@@ -47,7 +48,7 @@ class MultiPageTiff:
     def __exit__(self, *exc: object) -> None:
         self._image.close()
 
-    def page_png(self, index: int, max_pixels: int) -> bytes | None:
+    def page_png(self, index: int, max_pixels: int, colour: bool = False) -> bytes | None:
         try:
             with self._lock:
                 self._image.seek(index)
@@ -56,7 +57,9 @@ class MultiPageTiff:
                     raise PageFailed(int(Code.TOO_LARGE), "page too large to clean",
                                      f"{width}x{height} px is {width * height / 1e6:.1f} MP, "
                                      f"over MAX_PIXELS ({max_pixels / 1e6:.1f} MP)")
-                frame = self._image if self._image.mode in ("L", "1") else self._image.convert("L")
+                kept = ("L", "1", "RGB") if colour else ("L", "1")
+                frame = self._image if self._image.mode in kept else \
+                    self._image.convert("RGB" if colour else "L")
                 return encode_png(frame)
         except (OSError, ValueError) as err:
             raise PageFailed(int(Code.BAD_IMAGE), "damaged page", str(err)) from None
@@ -76,7 +79,8 @@ def write_tiff(source: Path, target: Path, cleaned: Mapping[int, Path], pages: i
             dpi = _dpi(original)
             if index in cleaned:
                 with Image.open(cleaned[index]) as page:
-                    page.save(out, "TIFF", compression=COMPRESSION, dpi=dpi)
+                    page.save(out, "TIFF", dpi=dpi, compression=BITONAL_COMPRESSION
+                              if page.mode == "1" else COMPRESSION)
             else:
                 original.save(out, "TIFF", compression=COMPRESSION, dpi=dpi)
             out.newFrame()

@@ -117,16 +117,17 @@ def check_header(data: bytes, max_pixels: int) -> Header:
     return Header(image, width, height, image.format or "?")
 
 
-def prepare_page(header: Header, data: bytes) -> Page:
-    """The bytes as they are when the graph decodes them right, else normalised here; a page
-    whose pixels are not all in its file is code 3 either way."""
+def prepare_page(header: Header, data: bytes, colour: bool = False) -> Page:
+    """The bytes as they are when the graph decodes them right, else normalised here (to RGB
+    with `colour`, for the modes that read colour); a page whose pixels are not all in its file
+    is code 3 either way."""
     image, fmt = header.image, header.source_format
     try:
         if fmt == "JPEG":  # libjpeg fills missing pixels itself, in the graph and in Pillow
             check_jpeg_complete(data)
         if _passes_through(image, data):
             return Page(data, header.width, header.height, fmt, normalised=False)
-        gray = normalise(image if fmt == "JPEG" else open_whole(data, ALLOWED_FORMATS))
+        gray = normalise(image if fmt == "JPEG" else open_whole(data, ALLOWED_FORMATS), colour)
     except MemoryError:
         raise ApiError(Code.MODEL_UNAVAILABLE, "memória insuficiente agora; tente novamente"
                        ) from None
@@ -193,8 +194,9 @@ def png_is_plain(data: bytes) -> bool:
     return False
 
 
-def normalise(image: Image.Image) -> Image.Image:
-    """First frame, orientation applied as browsers do, alpha composited on white, 8-bit gray.
+def normalise(image: Image.Image, colour: bool = False) -> Image.Image:
+    """First frame, orientation applied as browsers do, alpha composited on white, 8-bit gray
+    (or RGB with `colour`, gray pages staying gray).
 
     The orientation is EXIF's (JPEG, PNG eXIf, TIFF, WebP), or else XMP's tiff:Orientation, as
     Pillow's exif_transpose reads them once the whole file is loaded."""
@@ -203,14 +205,16 @@ def normalise(image: Image.Image) -> Image.Image:
     ImageOps.exif_transpose(image, in_place=True)
     if image.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
         return _to_8bit(image)
+    target = "RGB" if colour and image.mode not in ("1", "L", "LA") else "L"
     if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
-        with_alpha = image.convert("LA")
-        gray, alpha = with_alpha.split()
+        with_alpha = image.convert(target + "A")
+        *pixels, alpha = with_alpha.split()
         del with_alpha
-        return Image.composite(gray, Image.new("L", image.size, 255), alpha)
+        return Image.composite(Image.merge(target, pixels), Image.new(target, image.size, "white"),
+                               alpha)
     if image.mode == "CMYK":
-        return image.convert("RGB").convert("L")
-    return image.convert("L")
+        return image.convert("RGB").convert(target)
+    return image.convert(target)
 
 
 def _to_8bit(image: Image.Image) -> Image.Image:

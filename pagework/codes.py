@@ -16,6 +16,8 @@ class Code(IntEnum):
     INTERNAL = 7
     LOG_UNAVAILABLE = 8
     PAGE_SHAPE = 9
+    BAD_MODE = 10
+    MODE_UNAVAILABLE = 11
 
 
 MESSAGES: dict[Code, str] = {
@@ -29,6 +31,8 @@ MESSAGES: dict[Code, str] = {
     Code.INTERNAL: "Erro interno do serviço",
     Code.LOG_UNAVAILABLE: "Não foi possível registrar a requisição",
     Code.PAGE_SHAPE: "Proporções da página não suportadas",
+    Code.BAD_MODE: "Valor inválido na chave saida",
+    Code.MODE_UNAVAILABLE: "Modo de saída não disponível nesta versão do modelo",
 }
 
 HTTP_STATUS: dict[Code, int] = {
@@ -42,6 +46,8 @@ HTTP_STATUS: dict[Code, int] = {
     Code.INTERNAL: 500,
     Code.LOG_UNAVAILABLE: 503,
     Code.PAGE_SHAPE: 400,
+    Code.BAD_MODE: 400,
+    Code.MODE_UNAVAILABLE: 501,
 }
 
 
@@ -62,6 +68,10 @@ WHEN: dict[Code, str] = {
                           "retry later",
     Code.PAGE_SHAPE: "the longer side is more than `MAX_ASPECT_RATIO` times the shorter "
                      "(checked before pixels are decoded)",
+    Code.BAD_MODE: "`saida` is not `cinza`, `cor` or `binaria` (any other text, or not a text; "
+                   "checked before the image)",
+    Code.MODE_UNAVAILABLE: "`saida` is `cor` or `binaria` and the served model version was "
+                           "exported before the output modes: serve version 5 or later",
 }
 
 

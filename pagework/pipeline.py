@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from pagework.backends import BackendUnavailable, InvalidImage, ModelBackend
+from pagework.backends import BackendUnavailable, InvalidImage, ModelBackend, ModeUnavailable
 from pagework.budget import PixelBudget
 from pagework.codec import (
     TOO_LARGE_DETAIL,
@@ -24,9 +24,11 @@ from pagework.codes import ApiError, Code
 from pagework.config import Config
 from pagework.memory import return_free_memory
 from pagework.work import check_work
+from tfmodel.modes import DEFAULT
 
 log = logging.getLogger(__name__)
 MODEL_DOWN_DETAIL = "o modelo não respondeu; tente novamente"
+MODE_DETAIL = "a versão {version} do modelo não tem a saída {mode}; use saida cinza"
 # Work (pixels) after which freed memory is given back to the system: more than a 540x420
 # page's 0.38 M, whose memory the next page reuses.
 LARGE_WORK = 500_000
@@ -40,14 +42,15 @@ class Cleaned:
 
 
 def clean_text(value: object, backend: ModelBackend, config: Config,
-               budget: PixelBudget) -> Cleaned:
+               budget: PixelBudget, mode: str = DEFAULT) -> Cleaned:
     """The API's entry: the JSON value of imgb64_dirty."""
-    return clean_bytes(decode_base64(value, config.max_image_bytes), backend, config, budget)
+    return clean_bytes(decode_base64(value, config.max_image_bytes), backend, config, budget,
+                       mode)
 
 
 def clean_bytes(data: bytes, backend: ModelBackend, config: Config,
-                budget: PixelBudget) -> Cleaned:
-    """Encoded image bytes in, the cleaned page as PNG out."""
+                budget: PixelBudget, mode: str = DEFAULT) -> Cleaned:
+    """Encoded image bytes in, the cleaned page as PNG out, in an output mode (tfmodel/modes)."""
     if len(data) > config.max_image_bytes:
         raise ApiError(Code.TOO_LARGE, TOO_LARGE_DETAIL.format(max_bytes=config.max_image_bytes))
     header = check_header(data, config.max_pixels)
@@ -57,9 +60,9 @@ def clean_bytes(data: bytes, backend: ModelBackend, config: Config,
                           config.max_work_pixels)
         with budget.hold(work):
             try:
-                page = prepare_page(header, data)
+                page = prepare_page(header, data, colour=mode != DEFAULT)
                 size = (page.width, page.height)
-                png = run_model(backend, page)
+                png = run_model(backend, page, mode)
             finally:
                 if work > LARGE_WORK:
                     return_free_memory()
@@ -69,10 +72,10 @@ def clean_bytes(data: bytes, backend: ModelBackend, config: Config,
     return Cleaned(png, page.width, page.height)
 
 
-def run_model(backend: ModelBackend, page: Page) -> bytes:
+def run_model(backend: ModelBackend, page: Page, mode: str = DEFAULT) -> bytes:
     """The model's answer, checked to have the page's size."""
     try:
-        png = backend.clean(page.data)
+        png = backend.clean(page.data, mode)
     except InvalidImage as err:
         # The model's own message names graph nodes: it goes to the log, not to the client.
         log.info("model could not decode the %s image: %s", page.source_format, err)
@@ -81,6 +84,10 @@ def run_model(backend: ModelBackend, page: Page) -> bytes:
     except BackendUnavailable as err:
         log.warning("model backend unavailable: %s", err)
         raise ApiError(Code.MODEL_UNAVAILABLE, MODEL_DOWN_DETAIL) from None
+    except ModeUnavailable as err:
+        log.warning("output mode %s unavailable: %s", mode, err)
+        raise ApiError(Code.MODE_UNAVAILABLE,
+                       MODE_DETAIL.format(version=backend.version(), mode=mode)) from None
     if png_size(png) != (page.width, page.height):
         raise ApiError(Code.INTERNAL, "o modelo devolveu uma imagem de outro tamanho")
     return png

@@ -108,6 +108,12 @@ class Database:
 
         return mysql.connector.connect(**mysql_params(), database=self.name, autocommit=True)
 
+    def connect_server(self):
+        """A connection with no database selected (to create this one by hand)."""
+        import mysql.connector
+
+        return mysql.connector.connect(**mysql_params(), autocommit=True)
+
     def query(self, sql: str, params: tuple = ()) -> list[dict]:
         cnx = self.connect()
         try:
@@ -126,9 +132,7 @@ class Database:
         return self.query("SELECT COUNT(*) AS n FROM Imagens")[0]["n"]
 
     def drop(self) -> None:
-        import mysql.connector
-
-        cnx = mysql.connector.connect(**mysql_params(), autocommit=True)
+        cnx = self.connect_server()
         try:
             cnx.cursor().execute(f"DROP DATABASE IF EXISTS `{self.name}`")
         finally:

@@ -17,7 +17,7 @@ from PIL import Image
 
 from doctools.cleaners import LocalCleaner
 from doctools.cli import main
-from tests.conftest import ROOT, page_array
+from tests.conftest import ROOT, encode, page_array
 from tests.documents import add_vector_page, page_image, scan_png, scanned_pdf, tiff
 
 
@@ -170,6 +170,8 @@ MEMORY_PROBE = textwrap.dedent("""
     from doctools.document_jobs import clean_document
 
     class Echo:  # the document path alone: the page's own PNG comes back as its cleaned page
+        mode = "cinza"
+
         def clean(self, data):
             return data
 
@@ -202,3 +204,53 @@ def test_memory_holds_pages_not_the_document(tmp_path):
             assert np.array_equal(page_image(pdf.pages[index]),
                                   np.array(Image.open(io.BytesIO(scans[index % 7]))))
     assert peaks[2000] - peaks[20] < 60, peaks
+
+
+def colour_scan_png(width: int, height: int, dpi: int) -> bytes:
+    rgb = np.stack([page_array(width, height, seed=s) for s in (1, 2, 3)], axis=-1)
+    return encode(Image.fromarray(rgb), "PNG", dpi=(dpi, dpi))
+
+
+def mode_clean(model_base: Path, data: bytes, mode: str) -> np.ndarray:
+    """What the API's pipeline answers for these bytes in this output mode."""
+    return np.array(Image.open(io.BytesIO(LocalCleaner(str(model_base), mode).clean(data))))
+
+
+def test_binaria_pdf_pages_are_ccitt_g4_and_cor_pages_rgb(capsys, tmp_path, tiny_model_base):
+    """--saida binaria: each page a 1-bit CCITT Group 4 image, the API's bitonal answer pixel for
+    pixel; --saida cor: each page the API's RGB answer, lossless; both of a colour scan."""
+    scans = [colour_scan_png(64, 48, 150), scan_png(50, 30, 300, seed=2)]
+    source = scanned_pdf(tmp_path / "scan.pdf", scans)
+    for mode, codec, colours in (("binaria", "/CCITTFaxDecode", "/DeviceGray"),
+                                 ("cor", "/FlateDecode", "/DeviceRGB")):
+        out = tmp_path / mode
+        status, err = run(capsys, str(source), "-o", str(out), "--saida", mode,
+                          "--model-dir", str(tiny_model_base))
+        assert status == 0, err
+        with pikepdf.open(out / "scan.pdf") as pdf:
+            for page, scan in zip(pdf.pages, scans, strict=True):
+                (image,) = page.obj.Resources.XObject.values()
+                assert (pikepdf.PdfImage(image).filters, str(image.ColorSpace)) == \
+                    ([codec], colours)
+                assert np.array_equal(page_image(page), mode_clean(tiny_model_base, scan, mode))
+
+
+def test_binaria_tiff_pages_are_group4_and_images_one_bit(capsys, tmp_path, tiny_model_base):
+    frames = [Image.open(io.BytesIO(colour_scan_png(64, 48, 200))),
+              Image.fromarray(page_array(40, 56, seed=2))]
+    source = tiff(tmp_path / "fax.tif", frames, dpi=200)
+    picture = tmp_path / "photo.jpg"
+    frames[0].save(picture, "JPEG")
+    status, err = run(capsys, str(source), str(picture), "-o", str(tmp_path / "out"),
+                      "--saida", "binaria", "--model-dir", str(tiny_model_base))
+    assert status == 0, err
+    with Image.open(tmp_path / "out" / "photo.png") as page:
+        assert page.mode == "1"
+    with Image.open(tmp_path / "out" / "fax.tif") as cleaned:
+        for index, frame in enumerate(frames):
+            cleaned.seek(index)
+            assert (cleaned.mode, cleaned.info["compression"]) == ("1", "group4")
+            png = io.BytesIO()
+            frame.save(png, "PNG")
+            assert np.array_equal(np.array(cleaned),
+                                  mode_clean(tiny_model_base, png.getvalue(), "binaria"))

@@ -23,6 +23,8 @@ CONTRACT = {
     7: ("Erro interno do serviço", 500),
     8: ("Não foi possível registrar a requisição", 503),
     9: ("Proporções da página não suportadas", 400),  # issue 28: thin or elongated pages
+    10: ("Valor inválido na chave saida", 400),  # issue 36: output modes
+    11: ("Modo de saída não disponível nesta versão do modelo", 501),
 }
 
 

@@ -11,6 +11,7 @@ import pytest
 import requests
 from PIL import Image
 
+from bench.colour_pages import colour_page
 from bench.processes import running_api, running_model_server
 from pagework.backends.in_process import InProcessBackend
 from tests.conftest import ROOT, decode_clean, page_png
@@ -78,8 +79,8 @@ def test_api_under_gunicorn_answers_in_bfloat16(float32_answer, make_database, t
     assert ", bfloat16 mixed precision" in api.log_text()
 
 
-def _predict(server, page: bytes) -> np.ndarray:
-    body = {"signature_name": "serving_default",
+def _predict(server, page: bytes, signature: str = "serving_default") -> np.ndarray:
+    body = {"signature_name": signature,
             "instances": [{"b64": base64.b64encode(page).decode()}]}
     answer = requests.post(f"{server.url}/v1/models/autoencoder:predict", json=body, timeout=120)
     answer.raise_for_status()
@@ -104,3 +105,19 @@ def test_stand_in_warns_about_other_values_and_stays_float32(float32_answer, tmp
     assert np.array_equal(same, fp32)
     assert ("float16 auto mixed precision is not supported. Valid option: bfloat16"
             in server.log_text())
+
+
+@needs_native
+def test_output_modes_hold_in_bfloat16(tmp_path):
+    """cor and binaria under the stand-in's bfloat16 rewrite: nearly every colour within a few
+    8-bit levels of float32's (an edge pixel the network moves across half of white may flip
+    between ink and paper), and the bitonal page all but the same pixels."""
+    page = colour_page(300, 240, seed=6).png()
+    fp32 = InProcessBackend(str(SHIPPED))
+    with running_model_server(SHIPPED, tmp_path / "serving.log",
+                              extra=["--mixed_precision=bfloat16"]) as server:
+        colour, bitonal = (_predict(server, page, mode) for mode in ("cor", "binaria"))
+    diff = np.abs(colour - _pixels(fp32.clean(page, "cor"))).max(axis=-1)
+    assert diff.max() > 0, "identical to float32: the bfloat16 rewrite did not run"
+    assert (diff > 8).mean() < 0.005 and diff.mean() < 0.5, ((diff > 8).mean(), diff.mean())
+    assert (bitonal != _pixels(fp32.clean(page, "binaria"))).mean() < 0.005

@@ -100,3 +100,27 @@ def test_clean_final_without_rebuilt_pages_is_refused(tmp_path):
     assert result.returncode == 1  # OCRmyPDF's bad_args
     assert "--ddd-clean-final cleans the page images OCRmyPDF writes" in result.stderr
     assert "add --force-ocr" in result.stderr
+
+
+def test_ddd_saida_binaria_is_what_tesseract_reads_and_what_the_output_shows(tmp_path):
+    """The shipped model's bitonal page: Tesseract reads every word, and with --ddd-clean-final
+    the output page is black and white only."""
+    source = scanned_pdf(tmp_path / "in.pdf", [stained_page()])
+    sidecar = tmp_path / "text.txt"
+    result = ocrmypdf("--sidecar", str(sidecar), "--ddd-model-dir", str(SHIPPED),
+                      "--ddd-saida", "binaria", "--ddd-clean-final", "--force-ocr", str(source),
+                      str(tmp_path / "out.pdf"))
+    assert result.returncode == 0, result.stderr
+    assert sidecar.read_text().split() == WORDS.split()
+    with pikepdf.open(tmp_path / "out.pdf") as after:
+        assert set(np.unique(page_image(after.pages[0]).astype(np.uint8) * 1)) <= {0, 1, 255}
+
+
+def test_ddd_saida_goes_to_the_service_and_its_rows(tmp_path, live):
+    server, database = live
+    source = scanned_pdf(tmp_path / "in.pdf", [scan_png(120, 80, 150, seed=1)])
+    result = ocrmypdf("--ddd-url", server.url, "--ddd-saida", "cor", str(source),
+                      str(tmp_path / "ocr.pdf"))
+    assert result.returncode == 0, result.stderr
+    (row,) = database.query("SELECT saida FROM Imagens ORDER BY ID DESC LIMIT 1")
+    assert row["saida"] == "cor"

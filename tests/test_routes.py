@@ -14,7 +14,7 @@ import requests
 from PIL import Image
 
 from pagework.codes import HTTP_STATUS, MESSAGES
-from tests.conftest import decode_clean, encode, page_array, page_png
+from tests.conftest import ROOT, decode_clean, encode, page_array, page_png
 
 JSON = {"Content-Type": "application/json"}
 
@@ -379,3 +379,68 @@ def test_metrics_need_the_api_key_when_one_is_set(start_server):
     wrong = requests.get(server.url + "/metrics", headers={"Authorization": "Bearer s3"},
                          timeout=10)
     assert wrong.status_code == 401
+
+
+# --- output modes (issue 36) ---------------------------------------------------------------------
+
+MODE_CHOICES = "'cinza' (o padrão), 'cor' ou 'binaria'"
+BAD_MODES = [
+    # (id, saida as sent, its `detalhe`)
+    ("unknown", '"colorido"', f'saida deve ser {MODE_CHOICES}; recebido "colorido"'),
+    ("upper-case", '"COR"', f'saida deve ser {MODE_CHOICES}; recebido "COR"'),
+    ("padded", '" cor"', f'saida deve ser {MODE_CHOICES}; recebido " cor"'),
+    ("empty", '""', f'saida deve ser {MODE_CHOICES}; recebido ""'),
+    ("non-ascii", '"\\u00e1"', f'saida deve ser {MODE_CHOICES}; recebido "\\u00e1"'),
+    ("number", "1", f"saida deve ser um texto: {MODE_CHOICES}"),
+    ("null", "null", f"saida deve ser um texto: {MODE_CHOICES}"),
+    ("boolean", "true", f"saida deve ser um texto: {MODE_CHOICES}"),
+    ("list", '["cor"]', f"saida deve ser um texto: {MODE_CHOICES}"),
+    ("object", '{"modo": "cor"}', f"saida deve ser um texto: {MODE_CHOICES}"),
+]
+
+
+@pytest.mark.parametrize(("case", "sent", "detail"), BAD_MODES, ids=[m[0] for m in BAD_MODES])
+def test_bad_saida_is_code_10_with_a_row(live, case, sent, detail):
+    """Checked before the image (a broken image with a bad mode is code 10 too); the row keeps
+    the image text and no mode."""
+    server, database = live
+    for image in (b64(page_png(30, 20)), "not base64!"):
+        raw = f'{{"imgb64_dirty": "{image}", "saida": {sent}}}'.encode()
+        response = server.post(data=raw, headers=JSON)
+        assert_answer(response, 10)
+        assert response.json()["detalhe"] == detail
+        assert assert_row(database, response, 10, image)["saida"] is None
+
+
+def test_each_mode_answers_its_png_and_the_row_records_it(live):
+    """No key and cinza: the same bytes (the answer clients always had); cor an RGB PNG,
+    binaria a 1-bit one, all of the page's size."""
+    server, database = live
+    image = encode(Image.fromarray(page_array(61, 45)).convert("RGB"), "JPEG")
+    answers = {}
+    for mode in (None, "cinza", "cor", "binaria"):
+        response = server.post({"imgb64_dirty": b64(image), **({"saida": mode} if mode else {})})
+        assert_answer(response, 0)
+        assert assert_row(database, response, 0, b64(image))["saida"] == (mode or "cinza")
+        answers[mode] = response.json()["imgb64_clean"]
+        page = decode_clean(response)
+        assert (page.size, page.mode) == ((61, 45), {"cor": "RGB", "binaria": "1"}.get(mode, "L"))
+    assert answers[None] == answers["cinza"]
+
+
+def test_a_model_without_the_modes_is_code_11(start_server, tmp_path):
+    """Version 3 was exported before the modes: cinza as always, cor and binaria code 11 (HTTP
+    501) with the version in the detail, and the row keeps the mode asked for."""
+    base = tmp_path / "autoencoder"
+    base.mkdir()
+    (base / "3").symlink_to(ROOT / "serving" / "models" / "autoencoder" / "3",
+                            target_is_directory=True)
+    server, database = start_server(model_dir=str(base))
+    image = page_png(40, 30)
+    assert_answer(server.clean(image), 0)
+    for mode in ("cor", "binaria"):
+        response = server.post({"imgb64_dirty": b64(image), "saida": mode})
+        assert_answer(response, 11)
+        assert response.json()["detalhe"] == \
+            f"a versão 3 do modelo não tem a saída {mode}; use saida cinza"
+        assert assert_row(database, response, 11, b64(image))["saida"] == mode

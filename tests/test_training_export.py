@@ -9,11 +9,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from pagework.codec import png_is_plain
 from tests.training_fixtures import clean_page
+from tfmodel.modes import SIGNATURES
 from training.denoisers import keras_denoiser, saved_model_denoiser
 from training.evaluate import receptive_radius
-from training.export import export_model
+from training.export import export_model, reexport
 from training.model import build_s2d_unet, build_unet
+from training.output_modes import encode_bitonal_png
 
 MARGIN = 24  # > receptive radius of the tiny U-Net below (checked in a test)
 
@@ -48,11 +51,17 @@ def test_signatures_are_what_tf_serving_clients_call(exported):
     saved_model = saved_model_pb2.SavedModel.FromString((exported / "1" / "saved_model.pb")
                                                         .read_bytes())
     (graph,) = [g for g in saved_model.meta_graphs if "serve" in g.meta_info_def.tags]
-    serving, denoise = graph.signature_def["serving_default"], graph.signature_def["denoise"]
+    denoise = graph.signature_def["denoise"]
     shape = lambda info: [d.size for d in info.tensor_shape.dim]  # noqa: E731
-    assert serving.method_name == denoise.method_name == "tensorflow/serving/predict"
-    assert (serving.inputs["image_bytes"].dtype, shape(serving.inputs["image_bytes"])) == (7, [-1])
-    assert serving.outputs["clean_png_bytes"].dtype == 7  # DT_STRING
+    assert set(graph.signature_def) == {*SIGNATURES.values(), "denoise", "__saved_model_init_op"}
+    for key in SIGNATURES.values():  # one per output mode, the same inputs and outputs
+        serving = graph.signature_def[key]
+        assert serving.method_name == "tensorflow/serving/predict"
+        assert (serving.inputs["image_bytes"].dtype, shape(serving.inputs["image_bytes"])) == \
+            (7, [-1])
+        assert list(serving.outputs) == ["clean_png_bytes"]
+        assert serving.outputs["clean_png_bytes"].dtype == 7  # DT_STRING
+    assert denoise.method_name == "tensorflow/serving/predict"
     assert (denoise.inputs["images"].dtype, shape(denoise.inputs["images"])) == \
         (1, [-1, -1, -1, 1])  # DT_FLOAT
     assert denoise.outputs["clean"].dtype == 1
@@ -70,12 +79,18 @@ def _encode(image: Image.Image, fmt: str) -> bytes:
     return buffer.getvalue()
 
 
-def _serve(base, version: int, payloads: list[bytes]) -> list[Image.Image]:
+def _serve(base, version: int, payloads: list[bytes], signature: str = "serving_default"
+           ) -> list[Image.Image]:
+    return [Image.open(io.BytesIO(b)) for b in _answers(base, version, payloads, signature)]
+
+
+def _answers(base, version: int, payloads: list[bytes], signature: str = "serving_default"
+             ) -> list[bytes]:
     import tensorflow as tf
 
     loaded = tf.saved_model.load(str(base / str(version)))
-    out = loaded.signatures["serving_default"](image_bytes=tf.constant(payloads))
-    return [Image.open(io.BytesIO(b)) for b in out["clean_png_bytes"].numpy()]
+    out = loaded.signatures[signature](image_bytes=tf.constant(payloads))
+    return list(out["clean_png_bytes"].numpy())
 
 
 @pytest.mark.parametrize("fmt", ["PNG", "JPEG"])
@@ -131,3 +146,52 @@ def test_calibration_table_is_applied_after_rounding(tiny_unet, tmp_path):
     assert np.array_equal(np.rint(denoised * 255).astype(np.int16), calibrated)
     cards = [json.loads((tmp_path / f"{v}.card.json").read_text()) for v in (1, 2)]
     assert [c["serving"]["calibrated"] for c in cards] == [False, True]
+
+
+@pytest.mark.parametrize("version", [1, 2], ids=["whole", "tiled"])
+def test_output_modes_answer_rgb_and_one_bit_pages(exported, version):
+    """`cor` is an RGB PNG and `binaria` a 1-bit PNG of the page's size, whole and in tiles, for
+    colour and gray pages of any size."""
+    colour = Image.merge("RGB", [_page(541, 259), _page(541, 259).transpose(Image.FLIP_LEFT_RIGHT),
+                                 _page(541, 259)])
+    pages = [colour, _page(37, 5), Image.new("L", (1, 1), 9)]
+    payloads = [_encode(p, "PNG") for p in pages]
+    for out, page in zip(_serve(exported, version, payloads, "cor"), pages, strict=True):
+        assert (out.format, out.mode, out.size) == ("PNG", "RGB", page.size)
+    for out, page in zip(_serve(exported, version, payloads, "binaria"), pages, strict=True):
+        assert (out.format, out.mode, out.size) == ("PNG", "1", page.size)
+
+
+@pytest.mark.parametrize("size", [(1, 1), (7, 3), (8, 2), (9, 5), (333, 17)])
+def test_bitonal_png_holds_exactly_the_ink(size):
+    """The 8-bit encoding of packed bits, relabelled 1-bit: any width, CRCs intact."""
+    import tensorflow as tf
+
+    width, height = size
+    ink = np.random.default_rng(width).random((height, width)) < 0.3
+    png = encode_bitonal_png(tf.constant(ink), 3).numpy()
+    assert png_is_plain(png)
+    image = Image.open(io.BytesIO(png))
+    assert (image.mode, image.size) == ("1", size)
+    assert np.array_equal(~np.asarray(image), ink)
+
+
+def test_reexport_adds_modes_and_keeps_the_grayscale_bytes(tmp_path):
+    """A version exported again (training.export VERSION_DIR) has the same weights, table and
+    options: its serving_default answers the same bytes, and its card says where it came from."""
+    import json
+
+    import keras
+
+    keras.utils.set_random_seed(1)
+    model = build_unet(widths=(4, 8, 8), name="tiny_unet")
+    card = {"model": "unet", "builder_args": {"widths": [4, 8, 8], "name": "tiny_unet"}}
+    export_model(model, tmp_path / "old", multiple=4, margin=MARGIN, tile=32, version=3,
+                 card=card, levels=[min(255, v + 9) for v in range(256)])
+    reexport(tmp_path / "old" / "3", tmp_path / "new", version=3)
+    payloads = [_encode(_page(150, 70), "PNG"), _encode(_page(61, 45), "JPEG")]
+    assert _answers(tmp_path / "old", 3, payloads) == _answers(tmp_path / "new", 3, payloads)
+    again = json.loads((tmp_path / "new" / "3.card.json").read_text())
+    assert again["reexported_from"]["version"] == 3 and again["builder_args"] == \
+        card["builder_args"]
+    assert again["serving"]["calibrated"] and again["serving"]["tile"] == 32

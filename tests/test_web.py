@@ -93,6 +93,14 @@ def assert_only_local(page, server) -> None:
     assert not outside, outside
 
 
+def download(page) -> tuple[str, bytes]:
+    """The cleaned page's download link, followed: the file's suggested name and its bytes."""
+    with page.expect_download() as download_info:
+        page.click("#download")
+    return (download_info.value.suggested_filename,
+            Path(download_info.value.path()).read_bytes())
+
+
 def test_upload_shows_original_and_clean_and_downloads_png(page_server, open_page, tmp_path):
     server, database = page_server
     source = sample_page(tmp_path)
@@ -112,11 +120,8 @@ def test_upload_shows_original_and_clean_and_downloads_png(page_server, open_pag
     assert page.is_hidden("#spinner") and page.is_hidden("#error")
     shoot(page, "web.png")
 
-    with page.expect_download() as download_info:
-        page.click("#download")
-    download = download_info.value
-    assert download.suggested_filename == f"{source.stem}-limpo.png"
-    png = Path(download.path()).read_bytes()
+    name, png = download(page)
+    assert name == f"{source.stem}-limpo.png"
     assert Image.open(io.BytesIO(png)).size == size
 
     row = database.row(page.text_content("#request-id"))
@@ -133,6 +138,33 @@ def test_upload_shows_original_and_clean_and_downloads_png(page_server, open_pag
     assert page.eval_on_selector("#curtain-cleaned", "img => img.style.getPropertyValue('--pos')") \
         == "0%"
     assert natural_size(page, "#curtain-cleaned") == size
+    assert_only_local(page, server)
+
+
+def test_a_chosen_mode_is_sent_and_its_answer_shown_as_sent(live, open_page, tmp_path):
+    """Cores, then Preto e branco for the same file: each a request with its `saida` and row,
+    and the page shows and saves the PNG the service answered, byte for byte."""
+    server, database = live
+    source = tmp_path / "colour.png"
+    Image.open(io.BytesIO(page_png(64, 48))).convert("RGB").save(source)
+    from playwright.sync_api import expect
+
+    page = open_page(server)
+    page.get_by_label("Cores").check()
+    page.set_input_files("#file", str(source))
+    for mode, label, pixels in (("cor", "em cores", "RGB"), ("binaria", "preto e branco", "1")):
+        if mode == "binaria":
+            page.get_by_label("Preto e branco").check()  # the page is cleaned again at once
+        expect(page.locator("#cleaned-mode")).to_have_text(label, timeout=WAIT_MS)
+        page.wait_for_selector("#result", state="visible", timeout=WAIT_MS)
+        name, png = download(page)
+        assert name == f"colour-limpo-{mode}.png"
+        assert Image.open(io.BytesIO(png)).mode == pixels
+        row = database.row(page.text_content("#request-id"))
+        assert (row["saida"], row["codigo_retorno"]) == (mode, 0)
+        assert row["imgb64_clean"] == "data:image/png;base64," + base64.b64encode(png).decode()
+        shown = page.eval_on_selector("#cleaned", "img => img.src")
+        assert shown == page.eval_on_selector("#download", "a => a.href")
     assert_only_local(page, server)
 
 

@@ -1,8 +1,9 @@
 """Export a trained denoiser as a versioned SavedModel for TF Serving and the in-process backend.
 
-The serving signature takes encoded image bytes and returns PNG bytes of the same size, so every
-pre- and post-processing step (decode, padding, tiling, clipping, encode) lives in the graph and
-behaves the same in-process and behind TensorFlow Serving.
+The serving signatures (one per output mode: `serving_default` is `cinza`, then `cor` and
+`binaria`, see training/output_modes.py) take encoded image bytes and return PNG bytes of the
+same size, so every pre- and post-processing step (decode, padding, tiling, clipping, colour,
+encode) lives in the graph and behaves the same in-process and behind TensorFlow Serving.
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ from typing import Any
 
 import tensorflow as tf
 
+from tfmodel.modes import SIGNATURES
 from tfmodel.versions import version_folders
 from training.card import ink_suite_section, validation_section, warm_starts
 from training.model import load_network
+from training.output_modes import colour_and_ink, darkest_channel, encode_bitonal_png
 
 DEFAULT_BASE = Path(__file__).resolve().parents[1] / "serving" / "models" / "autoencoder"
 
@@ -124,15 +127,39 @@ class PageCleaner(tf.Module):
         y = self.clean_float(x)[0]
         return tf.io.encode_png(self._to_levels(y), compression=self.png_compression)
 
+    def _colour_and_ink(self, image: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """The network on the page's darkest channel, then output_modes' two answers."""
+        rgb = tf.io.decode_image(image, channels=3, dtype=tf.uint8, expand_animations=False)
+        return colour_and_ink(rgb, self._to_levels(self.clean_float(darkest_channel(rgb))[0]))
+
+    def _colour_encoded(self, image: tf.Tensor) -> tf.Tensor:
+        colour, _ = self._colour_and_ink(image)
+        return tf.io.encode_png(colour, compression=self.png_compression)
+
+    def _bitonal_encoded(self, image: tf.Tensor) -> tf.Tensor:
+        _, ink = self._colour_and_ink(image)
+        return encode_bitonal_png(ink, self.png_compression)
+
+    @staticmethod
+    def _each(clean: Callable[[tf.Tensor], tf.Tensor], image_bytes: tf.Tensor
+              ) -> dict[str, tf.Tensor]:
+        return {"clean_png_bytes": tf.map_fn(clean, image_bytes, parallel_iterations=1,
+                                             fn_output_signature=tf.TensorSpec([], tf.string))}
+
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="image_bytes")])
     def serve(self, image_bytes: tf.Tensor) -> dict[str, tf.Tensor]:
-        clean = tf.map_fn(
-            self._clean_encoded,
-            image_bytes,
-            fn_output_signature=tf.TensorSpec([], tf.string),
-            parallel_iterations=1,
-        )
-        return {"clean_png_bytes": clean}
+        """`cinza`, the default: an 8-bit grayscale PNG."""
+        return self._each(self._clean_encoded, image_bytes)
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="image_bytes")])
+    def serve_colour(self, image_bytes: tf.Tensor) -> dict[str, tf.Tensor]:
+        """`cor`: an RGB PNG, the page's colours on white paper."""
+        return self._each(self._colour_encoded, image_bytes)
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="image_bytes")])
+    def serve_bitonal(self, image_bytes: tf.Tensor) -> dict[str, tf.Tensor]:
+        """`binaria`: a 1-bit PNG."""
+        return self._each(self._bitonal_encoded, image_bytes)
 
     @tf.function(input_signature=[tf.TensorSpec([None, None, None, 1], tf.float32, name="images")])
     def denoise(self, images: tf.Tensor) -> dict[str, tf.Tensor]:
@@ -199,9 +226,9 @@ def export_model(
         raise FileExistsError(f"{target} exists: versions are immutable")
     cleaner = PageCleaner(model, multiple=multiple, **cleaner_options)
     tmp = base / f".{version}.tmp"
-    tf.saved_model.save(
-        cleaner, str(tmp), signatures={"serving_default": cleaner.serve, "denoise": cleaner.denoise}
-    )
+    serve = {"cinza": cleaner.serve, "cor": cleaner.serve_colour, "binaria": cleaner.serve_bitonal}
+    signatures = {SIGNATURES[mode]: function for mode, function in serve.items()}
+    tf.saved_model.save(cleaner, str(tmp), signatures={**signatures, "denoise": cleaner.denoise})
     tmp.rename(target)  # TF Serving polls the folder: it must never see a half-written version
     model_card = {
         "name": base.name,
@@ -210,7 +237,10 @@ def export_model(
         "tensorflow": tf.__version__,
         "parameters": int(model.count_params()),
         "signatures": {
-            "serving_default": "image_bytes: string[None] -> clean_png_bytes: string[None]",
+            "serving_default": "image_bytes: string[None] -> clean_png_bytes: string[None] "
+                               "(saida cinza: 8-bit gray PNG)",
+            "cor": "the same, saida cor: RGB PNG",
+            "binaria": "the same, saida binaria: 1-bit PNG",
             "denoise": "images: float32[None,None,None,1] -> clean: float32 (same shape)",
         },
         "serving": {"multiple": multiple, **{k: getattr(cleaner, k) for k in
@@ -234,9 +264,35 @@ def keras_from_export(version_dir: Path, builder: Callable, **kwargs):
     return model
 
 
+# What export_model writes itself: a re-export's card keeps everything else of the old card.
+OWN_CARD_KEYS = ("name", "version", "exported_at", "tensorflow", "parameters", "signatures",
+                 "serving")
+
+
+def reexport(version_dir: Path, base: str | Path, version: int | None = None) -> Path:
+    """An exported version again, with today's signatures (e.g. the output modes), the same
+    weights, output table and serving options, so its `serving_default` answers the same bytes.
+    """
+    from training.model import BUILDERS
+
+    card = json.loads(version_dir.with_name(f"{version_dir.name}.card.json").read_text())
+    model = keras_from_export(version_dir, BUILDERS[card["model"]], **card.get("builder_args", {}))
+    loaded = tf.saved_model.load(str(version_dir))
+    levels = [int(v) for v in loaded.levels.numpy()] if card["serving"]["calibrated"] else None
+    options = {k: card["serving"][k] for k in ("margin", "tile", "tile_batch",
+                                               "max_single_pixels", "png_compression")}
+    kept = {k: v for k, v in card.items() if k not in OWN_CARD_KEYS}
+    kept["reexported_from"] = {"version": card["version"], "exported_at": card["exported_at"],
+                               "tensorflow": card["tensorflow"]}
+    return export_model(model, base, multiple=card["serving"]["multiple"], version=version,
+                        card=kept, levels=levels, **options)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("model", help="trained Keras model file (.keras)")
+    parser.add_argument("model", help="trained Keras model file (.keras), or an exported version "
+                        "folder to export again with today's signatures (its weights, table, "
+                        "serving options and card; the other options are ignored)")
     parser.add_argument("--base", default=str(DEFAULT_BASE),
                         help="model base path; the version folder is written under it")
     parser.add_argument("--version", type=int, help="version number (default: next integer)")
@@ -265,6 +321,9 @@ def main(argv: list[str] | None = None) -> None:
                         help="training.ink_suite report.json and the model's name in it: the "
                              "card's `ink_suite` section")
     args = parser.parse_args(argv)
+    if Path(args.model).is_dir():
+        print(reexport(Path(args.model), args.base, args.version))
+        return
     model = load_network(args.model)
     card = json.loads(Path(args.card).read_text()) if args.card else {}
     multiple = args.multiple or int(card.get("multiple", 16))

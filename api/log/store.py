@@ -24,10 +24,11 @@ log = logging.getLogger(__name__)
 
 INSERT_SQL = (
     "INSERT INTO Imagens (data, imgb64_dirty, imgb64_clean, codigo_retorno, request_id,"
-    " largura, altura, duracao_ms, versao_modelo)"
+    " largura, altura, duracao_ms, versao_modelo, saida)"
     " VALUES (%(data)s, %(imgb64_dirty)s, %(imgb64_clean)s, %(codigo_retorno)s, %(request_id)s,"
-    " %(largura)s, %(altura)s, %(duracao_ms)s, %(versao_modelo)s)"
+    " %(largura)s, %(altura)s, %(duracao_ms)s, %(versao_modelo)s, %(saida)s)"
 )
+LATER_FIELDS = {"saida"}  # columns added since the first release: absent from older spooled rows
 TABLE_EXISTS_SQL = ("SELECT COUNT(*) FROM information_schema.TABLES"
                     " WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'Imagens'")
 
@@ -69,6 +70,7 @@ class LogRecord:
     altura: int | None = None
     duracao_ms: float | None = None
     versao_modelo: str | None = None
+    saida: str | None = None
 
     def to_json(self) -> dict[str, object]:
         row = asdict(self)
@@ -78,12 +80,14 @@ class LogRecord:
     @classmethod
     def from_json(cls, row: object) -> LogRecord:
         """A spooled row, checked field by field; ValueError if it is not one."""
+        if isinstance(row, dict) and set(row) == {f.name for f in fields(cls)} - LATER_FIELDS:
+            row = {**row, **dict.fromkeys(LATER_FIELDS)}  # spooled by a release before them
         if not isinstance(row, dict) or set(row) != {f.name for f in fields(cls)}:
             raise ValueError("not a log row: wrong fields")
         _expect(row, "request_id", str, required=True)
         _expect(row, "data", str, required=True)
         _expect(row, "codigo_retorno", int, required=True)
-        for name in ("imgb64_dirty", "imgb64_clean", "versao_modelo"):
+        for name in ("imgb64_dirty", "imgb64_clean", "versao_modelo", "saida"):
             _expect(row, name, str)
         for name in ("largura", "altura"):
             _expect(row, name, int)

@@ -14,7 +14,11 @@ const EXPLAIN = {
   7: "Erro inesperado no serviço. Tente de novo; se continuar, informe o número do pedido à equipe.",
   8: "O serviço não conseguiu registrar o pedido agora, então não devolveu a página. Espere um pouco e tente de novo.",
   9: "A imagem é estreita ou alongada demais para ser uma página (um lado mais de 20 vezes o outro). Recorte a página ou envie-a inteira.",
+  10: "A saída escolhida não existe. Recarregue a página e escolha tons de cinza, cores ou preto e branco.",
+  11: "A versão do modelo em uso só devolve páginas em tons de cinza. Escolha “Tons de cinza”.",
 };
+// The answer's mode (the request key `saida`), as the result names it.
+const MODES = { cinza: "tons de cinza", cor: "em cores", binaria: "preto e branco" };
 
 const $ = (id) => document.getElementById(id);
 let chosen = null;        // the File being cleaned
@@ -81,7 +85,11 @@ function showError(code, message, detail, requestId) {
   }
 }
 
-async function showResult(answer, requestId, elapsed) {
+function chosenMode() {
+  return document.querySelector('input[name="saida"]:checked').value;
+}
+
+async function showResult(answer, requestId, elapsed, mode) {
   cleanedUrl = replaceUrl(cleanedUrl, pngBlob(answer.imgb64_clean));
   const [originalSize, cleanedSize] = await Promise.all([
     loaded($("original"), originalUrl), loaded($("cleaned"), cleanedUrl),
@@ -90,9 +98,10 @@ async function showResult(answer, requestId, elapsed) {
   $("curtain-cleaned").src = cleanedUrl;
   $("original-size").textContent = originalSize;
   $("cleaned-size").textContent = cleanedSize;
+  $("cleaned-mode").textContent = MODES[mode];
   const link = $("download");
-  link.href = cleanedUrl;
-  link.download = `${stem(chosen.name)}-limpo.png`;
+  link.href = cleanedUrl;  // the PNG as the service sent it, shown and saved unchanged
+  link.download = `${stem(chosen.name)}-limpo${mode === "cinza" ? "" : `-${mode}`}.png`;
   link.textContent = `Baixar ${link.download}`;
   $("request-id").textContent = requestId;
   $("elapsed").textContent = `${elapsed} ms`;
@@ -109,7 +118,8 @@ async function clean() {
   const key = $("api-key").value;
   if (key) headers["X-API-Key"] = key;
   try {
-    const body = JSON.stringify({ imgb64_dirty: await readBase64(chosen) });
+    const mode = chosenMode();
+    const body = JSON.stringify({ imgb64_dirty: await readBase64(chosen), saida: mode });
     const response = await fetch("remove_background", { method: "POST", headers, body });
     const requestId = response.headers.get("X-Request-ID") || "";
     let answer;
@@ -119,7 +129,7 @@ async function clean() {
       answer = { codigo_retorno: null, mensagem: `Resposta inesperada (HTTP ${response.status})` };
     }
     if (answer.codigo_retorno === 0) {
-      await showResult(answer, requestId, Math.round(performance.now() - started));
+      await showResult(answer, requestId, Math.round(performance.now() - started), mode);
       setBusy(false, `Página limpa: ${chosen.name}.`);
     } else {
       showError(answer.codigo_retorno, answer.mensagem, answer.detalhe, requestId);
@@ -193,6 +203,9 @@ async function showKeyFieldIfRequired() {
 }
 
 $("file").addEventListener("change", (event) => choose(event.target.files[0]));
+for (const radio of document.querySelectorAll('input[name="saida"]')) {
+  radio.addEventListener("change", clean);  // the same page again, in the mode just chosen
+}
 $("form").addEventListener("submit", (event) => {
   event.preventDefault();
   clean();

@@ -1,16 +1,16 @@
-"""Model backends: the SavedModel's `serving_default` signature in this process, or TF Serving
-over REST or gRPC.
+"""Model backends: the SavedModel's signatures in this process, or TF Serving over REST or gRPC.
 
-All take encoded image bytes and return PNG bytes of the same size, so the route does not care
-which one runs.
+All take encoded image bytes and an output mode and return PNG bytes of the same size, so the
+route does not care which one runs. A mode is a signature of the SavedModel (tfmodel/modes.py).
 """
 
 from __future__ import annotations
 
-from pagework.backends.base import BackendUnavailable, InvalidImage, ModelBackend
+from pagework.backends.base import BackendUnavailable, InvalidImage, ModelBackend, ModeUnavailable
 from pagework.config import Config
 
-__all__ = ["BackendUnavailable", "InvalidImage", "ModelBackend", "build_backend"]
+__all__ = ["BackendUnavailable", "InvalidImage", "ModeUnavailable", "ModelBackend",
+           "build_backend"]
 
 
 def build_backend(config: Config) -> ModelBackend:

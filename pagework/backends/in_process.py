@@ -8,8 +8,9 @@ from pathlib import Path
 
 from PIL import Image
 
-from pagework.backends.base import BackendUnavailable, InvalidImage
+from pagework.backends.base import BackendUnavailable, InvalidImage, ModeUnavailable
 from tfmodel import precision
+from tfmodel.modes import DEFAULT, SIGNATURES
 from tfmodel.runtime import import_tensorflow
 from tfmodel.versions import latest_version
 
@@ -34,15 +35,19 @@ class InProcessBackend:
         path = base / version if version else latest_version(base)
         self._version = path.name
         self._loaded = tf.saved_model.load(str(path))
-        self._serve = self._loaded.signatures["serving_default"]
+        # mode -> signature; versions exported before the modes have `serving_default` only
+        self._serve = {mode: self._loaded.signatures[key] for mode, key in SIGNATURES.items()
+                       if key in self._loaded.signatures}
         self.clean(_blank_png())  # trace and allocate now, not on the first client's request
         log.info("loaded SavedModel %s (version %s%s)", path, self._version,
                  f", {mixed_precision} mixed precision" if mixed_precision else "")
 
-    def clean(self, image: bytes) -> bytes:
+    def clean(self, image: bytes, mode: str = DEFAULT) -> bytes:
         tf = self._tf
+        if mode not in self._serve:
+            raise ModeUnavailable(f"version {self._version} has no {SIGNATURES[mode]} signature")
         try:
-            out = self._serve(image_bytes=tf.constant([image]))["clean_png_bytes"]
+            out = self._serve[mode](image_bytes=tf.constant([image]))["clean_png_bytes"]
         except tf.errors.InvalidArgumentError as err:
             raise InvalidImage(err.message.splitlines()[0]) from None
         except tf.errors.OpError as err:

@@ -15,8 +15,14 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from pagework.backends.base import BackendUnavailable, InvalidImage
+from pagework.backends.base import (
+    BackendUnavailable,
+    InvalidImage,
+    ModeUnavailable,
+    missing_signature,
+)
 from pagework.backends.version_cache import VersionCache
+from tfmodel.modes import DEFAULT, signature
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +47,8 @@ class TFServingBackend:
         self._session.mount("https://", adapter)
         self._versions = VersionCache(self._available_version, version)
 
-    def clean(self, image: bytes) -> bytes:
-        payload = {"signature_name": "serving_default",
+    def clean(self, image: bytes, mode: str = DEFAULT) -> bytes:
+        payload = {"signature_name": signature(mode),
                    "instances": [{"b64": base64.b64encode(image).decode("ascii")}]}
         response = self._predict(payload)
         if response.status_code == 400:
@@ -51,7 +57,8 @@ class TFServingBackend:
             time.sleep(random.uniform(0.01, 0.05))
             response = self._predict(payload)
         if response.status_code == 400:
-            raise InvalidImage(_error_text(response))
+            error = _error_text(response)
+            raise (ModeUnavailable if missing_signature(error) else InvalidImage)(error)
         if response.status_code != 200:
             raise BackendUnavailable(f"TF Serving HTTP {response.status_code}:"
                                      f" {_error_text(response)}")

@@ -1,5 +1,6 @@
-"""TensorFlow Serving's gRPC API (PredictionService.Predict on `serving_default`, the page's bytes
-as a DT_STRING tensor); needs no TensorFlow: messages from pagework/backends/tf_serving_protos.py.
+"""TensorFlow Serving's gRPC API (PredictionService.Predict on the output mode's signature, the
+page's bytes as a DT_STRING tensor); needs no TensorFlow: messages from
+pagework/backends/tf_serving_protos.py.
 
 One channel per process, made on first use: gunicorn forks its workers after importing the app,
 and a gRPC channel must not cross a fork. gRPC keeps one HTTP/2 connection per server address;
@@ -17,9 +18,15 @@ import time
 
 import grpc
 
-from pagework.backends.base import BackendUnavailable, InvalidImage
+from pagework.backends.base import (
+    BackendUnavailable,
+    InvalidImage,
+    ModeUnavailable,
+    missing_signature,
+)
 from pagework.backends.tf_serving_protos import GET_MODEL_STATUS, PREDICT, messages
 from pagework.backends.version_cache import VersionCache
+from tfmodel.modes import DEFAULT, signature
 
 DT_STRING = 7
 AVAILABLE = 30  # ModelVersionStatus.State.AVAILABLE
@@ -50,9 +57,9 @@ class TFServingGrpcBackend:
         self._lock = threading.Lock()
         self._versions = VersionCache(self._available_version, version)
 
-    def clean(self, image: bytes) -> bytes:
+    def clean(self, image: bytes, mode: str = DEFAULT) -> bytes:
         request = self._message("PredictRequest")
-        self._spec(request.model_spec).signature_name = "serving_default"
+        self._spec(request.model_spec).signature_name = signature(mode)
         tensor = request.inputs["image_bytes"]
         tensor.dtype = DT_STRING
         tensor.tensor_shape.dim.add(size=1)
@@ -80,6 +87,8 @@ class TFServingGrpcBackend:
                     continue
                 if code == grpc.StatusCode.INVALID_ARGUMENT:
                     raise InvalidImage(details) from None
+                if code == grpc.StatusCode.FAILED_PRECONDITION and missing_signature(details):
+                    raise ModeUnavailable(details) from None
                 raise BackendUnavailable(f"TF Serving gRPC {code.name}: {details}") from None
         raise AssertionError("unreachable: the second attempt returns or raises")
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from tests.training_fixtures import write_dataset, write_ink_dataset
-from training.ink_pages import load_ink_pages
+from training.ink_pages import MappedPage, load_ink_pages
 from training.pages import load_pages
 from training.patches import PatchSampler, patch_dataset, with_teacher
 
@@ -136,3 +136,15 @@ def test_short_real_pages_are_mirror_padded_to_the_patch(tmp_path):
     sampler = PatchSampler(load_pages(write_dataset(tmp_path / "ddd")), 24, seed=0,
                            ink_pages=load_ink_pages(folder, ["A_H01"]), mapped=1.0)
     assert sampler.sample()[0].shape == (24, 24)
+
+
+def test_each_ink_collection_is_drawn_as_often_whatever_its_page_count(tmp_path):
+    """Four pages of one collection (all ink) and one of another (no ink): half of the mapped
+    patches come from each collection, not four in five from the larger."""
+    pages = load_pages(write_dataset(tmp_path / "ddd"))
+    page = np.full((40, 52), 0.5, np.float32)
+    inked = [MappedPage(f"A_H{i:02d}", page, np.ones_like(page, bool)) for i in range(1, 5)]
+    sampler = PatchSampler(pages, 24, seed=9, mapped=1.0,
+                           ink_pages=[*inked, MappedPage("B_H01", page, np.zeros_like(page, bool))])
+    from_b = sum(sampler.mapped_page()[1].min() == 1.0 for _ in range(300))
+    assert 110 < from_b < 190

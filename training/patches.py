@@ -32,11 +32,12 @@ class PatchSampler:
     probability `scale` the crop is resampled by 0.8-1.25x (other type sizes; pages themselves
     are never resized). A share `engine` of all patches are synthetic documents from the page
     engine (`training.page_engine`: any type size, weight, ink, marks and pen) scanned onto real,
-    procedural or aged paper (`training.scan`), a quarter of them with another page's ink
+    procedural or aged paper (`training.scan`), a share `verso` of them with another page's ink
     showing through from the back; a share `camera` of those are photographed instead (small
     type, shadows, falloff, blur: `training.camera`), and a share `faded` have ink fading
     unevenly along its strokes. A share `mapped` of all patches are crops of real degraded pages
-    whose targets are ink maps (`ink_pages`), at other scales and exposures, some under a cast
+    whose targets are ink maps (`ink_pages`; each collection drawn as often, so the many
+    pages of one do not decide what faint means), at other scales and exposures, some under a cast
     shadow. Flips apply to both sides; scanner jitter to the input only. Deterministic for a
     given seed.
 
@@ -58,6 +59,7 @@ class PatchSampler:
     faded: float = 0.0
     ink_pages: Sequence[MappedPage] = ()
     mapped: float = 0.0
+    verso: float = 0.25
     jitter: bool = True
 
     def __post_init__(self) -> None:
@@ -76,7 +78,7 @@ class PatchSampler:
         if rng.random() < self.camera:
             return self.camera_page()
         clean, printed = render_page(rng, s, s)
-        verso = self.last_printed if rng.random() < 0.25 else None  # the previous page's ink
+        verso = self.last_printed if rng.random() < self.verso else None  # the last page's ink
         self.last_printed = printed
         if rng.random() < self.faded:
             printed = fade(rng, printed)
@@ -100,7 +102,10 @@ class PatchSampler:
         """(dirty, ink map as 0 ink / 1 paper): a crop of a real page at 0.5-1.3x, its exposure
         changed, a third of them under a cast shadow or light falloff."""
         rng, s = self.rng, self.size
-        page = self.ink_pages[rng.integers(len(self.ink_pages))]
+        collections = sorted({p.collection for p in self.ink_pages})
+        chosen = collections[rng.integers(len(collections))]  # each collection as often
+        members = [p for p in self.ink_pages if p.collection == chosen]
+        page = members[rng.integers(len(members))]
         factor = np.exp(rng.uniform(np.log(0.5), np.log(1.3))) if rng.random() < 0.6 else 1.0
         side = int(round(s / factor))
         dirty, ink = _pad_to(page.dirty, side), _pad_to(page.ink.astype(np.float32), side)

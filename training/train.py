@@ -98,6 +98,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "type, cast shadows, falloff, gutters, blur: training.camera)")
     p.add_argument("--faded", type=float, default=0.0,
                    help="share of page-engine patches whose ink fades unevenly along strokes")
+    p.add_argument("--verso", type=float, default=0.25,
+                   help="share of page-engine scans with another page's ink showing through")
     add_ink_argument(p)
     p.add_argument("--mapped", type=float, default=0.0,
                    help="share of all patches from the real pages with ink maps (--ink-data; "
@@ -252,10 +254,11 @@ def page_loss(y_true, y_pred):
 
 def make_validation_callback(keras, model, val_sets: dict, multiple: int, margin: int,
                              ink_sets: dict | None = None):
-    """Adds `val_rmse` (and one entry per extra set; per `ink_sets` entry the mean F-measure
-    of "output below 0.5" against the ink; and `val_score`: real pages plus synthetic
-    documents plus 0.1 x (1 - F) per ink set) to the epoch logs, measured on whole pages
-    exactly as the export runs them; callbacks after it (checkpoint, early stop) read them."""
+    """Adds `val_rmse` (and one entry per extra set; per `ink_sets` entry the F-measure of
+    "output below 0.5" against the ink, averaged per group of pages, then over groups; and
+    `val_score`: real pages plus synthetic documents plus 0.1 x (1 - F) per ink set) to the
+    epoch logs, measured on whole pages exactly as the export runs them; callbacks after it
+    (checkpoint, early stop) read them."""
     from training.ink_suite import fmeasure
 
     denoiser = keras_denoiser(model, multiple=multiple, margin=margin)
@@ -266,10 +269,12 @@ def make_validation_callback(keras, model, val_sets: dict, multiple: int, margin
             for key, pages in val_sets.items():
                 outputs = denoise_pages(denoiser, pages)
                 logs[key] = score_pages(outputs, pages, with_ssim=False)["rmse"]
-            for key, (pages, inks) in ink_sets.items():
+            for key, (pages, inks, groups) in ink_sets.items():
                 outputs = denoise_pages(denoiser, pages)
-                logs[key] = float(np.mean([fmeasure(o, i) for o, i in zip(outputs, inks,
-                                                                          strict=True)]))
+                scores: dict[str, list[float]] = {}
+                for output, ink, group in zip(outputs, inks, groups, strict=True):
+                    scores.setdefault(group, []).append(fmeasure(output, ink))
+                logs[key] = float(np.mean([np.mean(v) for v in scores.values()]))
             logs["val_score"] = logs["val_rmse"] + logs.get("val_docs_rmse", 0.0) + sum(
                 0.1 * (1 - logs[key] / 100) for key in ink_sets)
             print(" - ".join(f"{k} {logs[k]:.4f}" for k in [*val_sets, *ink_sets, "val_score"]),
@@ -279,17 +284,19 @@ def make_validation_callback(keras, model, val_sets: dict, multiple: int, margin
 
 
 def ink_validation_sets(args: argparse.Namespace) -> dict:
-    """{log key: (pages, ink masks)}: the held-out real ink-map pages (centre crops of at most
-    768 px, so an epoch's check stays short) and synthetic photographed pages."""
+    """{log key: (pages, ink masks, groups)}: the held-out real ink-map pages (centre crops of
+    at most 768 px, so an epoch's check stays short; grouped by collection, so that each
+    counts the same whatever its page count) and synthetic photographed pages."""
     sets = {}
     if args.mapped and args.ink_data:
         held = load_ink_pages(args.ink_data, split_names(list_names(args.ink_data))[1])
         crops = [_centre(p.dirty, 768) for p in held]
         inks = [_centre(p.ink, 768) for p in held]
-        sets["val_ink_f"] = ([Page(-201 - i, c, None) for i, c in enumerate(crops)], inks)
+        sets["val_ink_f"] = ([Page(-201 - i, c, None) for i, c in enumerate(crops)], inks,
+                             [p.collection for p in held])
     if args.camera:
         pages = camera_pages(seed=2027, n=12)
-        sets["val_camera_f"] = (pages, [p.clean < 0.5 for p in pages])
+        sets["val_camera_f"] = (pages, [p.clean < 0.5 for p in pages], ["camera"] * len(pages))
     return sets
 
 
@@ -433,7 +440,8 @@ def main(argv: list[str] | None = None) -> dict:
     sampler = PatchSampler(train_pages, args.patch, seed=args.seed, synthetic=args.synthetic,
                            overlay=args.overlay, scale=args.scale, stroke=args.stroke,
                            rendered=args.rendered, engine=args.engine, camera=args.camera,
-                           faded=args.faded, ink_pages=ink_train, mapped=args.mapped)
+                           faded=args.faded, ink_pages=ink_train, mapped=args.mapped,
+                           verso=args.verso)
     # The weight average goes into the model at each epoch end, so validation, checkpoint and
     # the final weights are the averaged ones (steadier than the last step's).
     callbacks = [keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if args.ema > 0 else []

@@ -267,7 +267,8 @@ QUICK_MODULES = {
     "test_bench_args", "test_bench_report", "test_codec", "test_codec_orientation", "test_codes",
     "test_config", "test_factory", "test_hostile", "test_layers", "test_openapi", "test_retention",
     "test_routes", "test_schema", "test_spool", "test_store", "test_synthetic_pages",
-    "test_training_calibrate", "test_training_metrics", "test_training_pages",
+    "test_training_calibrate", "test_training_camera", "test_training_metrics",
+    "test_training_pages",
 }
 
 

@@ -9,6 +9,7 @@ extras are what people also scan: a yellow highlighter band over black type and 
 form box with type in it (not inks: the measures say what becomes of them).
 
     python -m bench.colour_pages OUT --size 2480x3508    # writes OUT/colour.png
+    python -m bench.colour_pages OUT --size 1240x900 --seed 5 --measure serving/models/autoencoder/5
 """
 
 from __future__ import annotations
@@ -203,12 +204,39 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--size", default="540x420", help="WxH")
     parser.add_argument("--over", action="store_true", help="opaque inks over the paper")
     parser.add_argument("--extras", action="store_true", help="a highlighter band, a form box")
+    parser.add_argument("--seed", type=int, default=0, help="the page's light and stains")
+    parser.add_argument("--measure", type=Path, metavar="VERSION_DIR",
+                        help="also send the page through this version's `cor` signature, as PNG "
+                             "and as JPEG at each --jpeg quality, and print each ink's measures")
+    parser.add_argument("--jpeg", type=int, nargs="*", default=[92, 80],
+                        help="JPEG qualities for --measure")
     args = parser.parse_args(argv)
     width, height = (int(v) for v in args.size.lower().split("x"))
     args.out.mkdir(parents=True, exist_ok=True)
+    page = colour_page(width, height, seed=args.seed, over=args.over, extras=args.extras)
     path = args.out / "colour.png"
-    path.write_bytes(colour_page(width, height, over=args.over, extras=args.extras).png())
+    path.write_bytes(page.png())
     print(path)
+    if args.measure:
+        measure_cor(page, args.measure, args.jpeg)
+
+
+def measure_cor(page: ColourPage, version: Path, qualities: list[int]) -> None:
+    """Each ink's hue change, chroma kept and lightening in `cor`, from PNG and from JPEG: what
+    chroma subsampling costs thin coloured strokes."""
+    import tensorflow as tf
+
+    cor = tf.saved_model.load(str(version)).signatures["cor"]
+    for quality in [None, *qualities]:
+        sent = io.BytesIO()
+        Image.fromarray(page.rgb).save(sent, "PNG" if quality is None else "JPEG",
+                                       **({} if quality is None else {"quality": quality}))
+        png = cor(image_bytes=tf.constant([sent.getvalue()]))["clean_png_bytes"].numpy()[0]
+        answer = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
+        for ink, m in ink_measures(answer, page).items():
+            print(f"{'PNG' if quality is None else f'JPEG q{quality}':>8} {ink:>9}  hue change "
+                  f"{m['hue_change']:5.1f}  chroma kept {m['chroma_kept']:.2f}  lighter "
+                  f"{m['lighter']:+.2f}")
 
 
 if __name__ == "__main__":

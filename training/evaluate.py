@@ -183,9 +183,10 @@ def check_keras_models(paths: dict[str, str], pages: Sequence[Page], margins: Se
                        tile: int = 512, timing: bool = True) -> dict:
     """Bare forward-pass times of Keras models on the largest page (same run, same page), and the
     tiled-vs-whole gaps of the first model on a 2x2 mosaic of pages (tiles must cut text)."""
-    from training.model import load_network, size_multiple
+    from training.export import network_from
+    from training.model import size_multiple
 
-    models = {k: load_network(v) for k, v in paths.items()}
+    models = {k: network_from(v) for k, v in paths.items()}
     page = max(pages, key=lambda p: p.dirty.size).dirty
     out: dict = {}
     if timing:
@@ -226,9 +227,10 @@ def main(argv: list[str] | None = None) -> dict:
                         help="worst windows per model in OUT/worst_<name>.png (0: none)")
     parser.add_argument("--window-size", type=int, default=64, help="side of those windows (px)")
     parser.add_argument("--no-timing", action="store_true", help="skip forward-pass timing")
-    parser.add_argument("--keras", nargs="*", default=[], metavar="NAME=MODEL.keras",
-                        help="Keras models to time bare (page padded to the multiple only) and, "
-                             "for the first, to check tiled against whole-page output per margin")
+    parser.add_argument("--keras", nargs="*", default=[], metavar="NAME=MODEL",
+                        help="Keras models (.keras files or exported version folders) to time "
+                             "bare (page padded to the multiple only) and, for the first, to "
+                             "check tiled against whole-page output per margin")
     parser.add_argument("--margins", type=int, nargs="*", default=[16, 32, 48, 64, 96],
                         help="margins for the tiling check")
     parser.add_argument("--tile", type=int, default=512, help="tile side for the tiling check")
@@ -307,8 +309,9 @@ def ink_map_section(models: dict[str, Denoiser], folder: Path, out: Path,
     sets = {"real": held_out_pages(folder), "camera": camera_set()}
     report = score_sets({**BASELINES, **models}, sets)
     (out / "ink_maps.md").write_text(f_table(report) + "\n")
+    first = next(iter(models))  # the pages it does worst on
     worst = worst_pages_picture(sets["real"], {"sauvola": BASELINES["sauvola"], **models},
-                                ranked_by=next(iter(models)),
+                                report["real"][first]["pages"],
                                 path=picture or out / "ink_worst.png")
     print(f_table(report), flush=True)
     return {"held_out": [p.name for p in sets["real"]], "sets": report, "worst_pages": worst}

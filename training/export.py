@@ -20,7 +20,7 @@ import tensorflow as tf
 from tfmodel.modes import SIGNATURES
 from tfmodel.versions import version_folders
 from training.card import ink_suite_section, validation_section, warm_starts
-from training.model import load_network
+from training.model import BUILDERS, load_network
 from training.output_modes import colour_and_ink, darkest_channel, encode_bitonal_png
 
 DEFAULT_BASE = Path(__file__).resolve().parents[1] / "serving" / "models" / "autoencoder"
@@ -273,10 +273,7 @@ def reexport(version_dir: Path, base: str | Path, version: int | None = None) ->
     """An exported version again, with today's signatures (e.g. the output modes), the same
     weights, output table and serving options, so its `serving_default` answers the same bytes.
     """
-    from training.model import BUILDERS
-
-    card = json.loads(version_dir.with_name(f"{version_dir.name}.card.json").read_text())
-    model = keras_from_export(version_dir, BUILDERS[card["model"]], **card.get("builder_args", {}))
+    model, card = _rebuilt(version_dir)
     loaded = tf.saved_model.load(str(version_dir))
     levels = [int(v) for v in loaded.levels.numpy()] if card["serving"]["calibrated"] else None
     options = {k: card["serving"][k] for k in ("margin", "tile", "tile_batch",
@@ -286,6 +283,20 @@ def reexport(version_dir: Path, base: str | Path, version: int | None = None) ->
                                "tensorflow": card["tensorflow"]}
     return export_model(model, base, multiple=card["serving"]["multiple"], version=version,
                         card=kept, levels=levels, **options)
+
+
+def network_from(path: str | Path):
+    """A Keras network from a .keras file, or rebuilt from an exported version folder and its
+    card (a warm start, a teacher, or a version timed bare beside a new network)."""
+    folder = Path(path)
+    return _rebuilt(folder)[0] if folder.is_dir() else load_network(folder)
+
+
+def _rebuilt(version_dir: Path):
+    """(Keras network, card) of an exported version: the card names the builder."""
+    card = json.loads(version_dir.with_name(f"{version_dir.name}.card.json").read_text())
+    builder = BUILDERS[card["model"]]
+    return keras_from_export(version_dir, builder, **card.get("builder_args", {})), card
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -71,17 +71,16 @@ def f_table(report: dict) -> str:
 
 
 def worst_pages_picture(pages: Sequence[MappedPage], denoisers: dict[str, Denoiser],
-                        ranked_by: str, path: str | Path, count: int = 4,
+                        scores: dict[str, float], path: str | Path, count: int = 4,
                         crop: int = 420) -> list[str]:
-    """Rows of the `count` pages on which `ranked_by` scores worst: the page, each denoiser's
-    output, the ink map; a `crop`-px square around the most ink. Returns the pages' names."""
+    """Rows of the `count` pages with the lowest `scores` (F per page name, as `score_sets`
+    gives them): the page, each denoiser's output, the ink map; a `crop`-px square around the
+    most ink. Returns the pages' names."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    scores = {p.name: fmeasure(denoise_pages(denoisers[ranked_by], [Page(0, p.dirty)])[0], p.ink)
-              for p in pages}
     worst = sorted(pages, key=lambda p: scores[p.name])[:count]
     columns = ["input", *denoisers, "ink map"]
     fig, axes = plt.subplots(len(worst), len(columns), figsize=(2.6 * len(columns),

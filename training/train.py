@@ -185,18 +185,6 @@ def build_model(args: argparse.Namespace):
     return BUILDERS[args.model](**builder_args(args))
 
 
-def load_teacher(path: str):
-    """A Keras network from a .keras file, or from an exported version folder and its card."""
-    from training.export import keras_from_export
-    from training.model import BUILDERS, load_network
-
-    folder = Path(path)
-    if not folder.is_dir():
-        return load_network(folder)
-    card = json.loads(folder.with_name(f"{folder.name}.card.json").read_text())
-    return keras_from_export(folder, BUILDERS[card["model"]], **card.get("builder_args", {}))
-
-
 def learning_rate(args: argparse.Namespace):
     """Linear warm-up then cosine decay to zero: the last epoch's weights are settled, which is
     what the all-data run (no validation to pick from) ships."""
@@ -283,13 +271,13 @@ def make_validation_callback(keras, model, val_sets: dict, multiple: int, margin
     return PageValidation()
 
 
-def ink_validation_sets(args: argparse.Namespace) -> dict:
+def ink_validation_sets(args: argparse.Namespace, held_names: list[str]) -> dict:
     """{log key: (pages, ink masks, groups)}: the held-out real ink-map pages (centre crops of
     at most 768 px, so an epoch's check stays short; grouped by collection, so that each
     counts the same whatever its page count) and synthetic photographed pages."""
     sets = {}
-    if args.mapped and args.ink_data:
-        held = load_ink_pages(args.ink_data, split_names(list_names(args.ink_data))[1])
+    if held_names:
+        held = load_ink_pages(args.ink_data, held_names)
         crops = [_centre(p.dirty, 768) for p in held]
         inks = [_centre(p.ink, 768) for p in held]
         sets["val_ink_f"] = ([Page(-201 - i, c, None) for i, c in enumerate(crops)], inks,
@@ -343,7 +331,8 @@ def plot_history(history: dict[str, list[float]], path: Path, title: str) -> Non
     plt.close(fig)
 
 
-def model_card(args, metrics: dict, train_ids: list[int], val_ids: list[int]) -> dict:
+def model_card(args, metrics: dict, train_ids: list[int], val_ids: list[int],
+               ink_split: tuple[list[str], list[str]] = ([], [])) -> dict:
     """Card fields for the export: data, validation figures (this run's or the quoted runs'),
     the command that reproduces the model."""
     reference = {}
@@ -382,11 +371,10 @@ def model_card(args, metrics: dict, train_ids: list[int], val_ids: list[int]) ->
                           "binarization collections (DIBCO 2019 A, MCS 2019, MSI 2015, Nabuco, "
                           "PHIBD 2019) with their authors' ink maps; targets: ink dark, paper "
                           "white",
-                "share": args.mapped, "pages": len(split_names(list_names(args.ink_data))[0]),
-                "held_out": split_names(list_names(args.ink_data))[1],
+                "share": args.mapped, "pages": len(ink_split[0]), "held_out": ink_split[1],
                 "loss": "ink above 0.3 and paper below 1 squared (ink twice), plus "
                         f"{SOFT_F_WEIGHT} x (1 - soft F-measure of output below 0.5)"}}
-               if args.mapped and args.ink_data else {}),
+               if ink_split[0] else {}),
         },
         "validation": {
             "blocks": args.val_blocks, "ids": val_ids,
@@ -426,17 +414,20 @@ def main(argv: list[str] | None = None) -> dict:
               "onednn": str(args.onednn)}
     (run / "config.json").write_text(json.dumps(config, indent=2) + "\n")
 
+    # training.export loads TensorFlow: here, after setup_tf set its options
+    from training.export import network_from
+    from training.model import transplant_weights
+
     model = build_model(args)
     if args.init:
-        from training.model import transplant_weights
-
-        transplant_weights(model, load_teacher(args.init))
+        transplant_weights(model, network_from(args.init))
     multiple = size_multiple(model)
     optimizer = keras.optimizers.Adam(learning_rate(args), use_ema=args.ema > 0,
                                       ema_momentum=args.ema or 0.99)
     model.compile(optimizer=optimizer, loss=page_loss)
-    ink_train = (load_ink_pages(args.ink_data, split_names(list_names(args.ink_data))[0])
-                 if args.mapped and args.ink_data else [])
+    ink_split = (split_names(list_names(args.ink_data)) if args.mapped and args.ink_data
+                 else ([], []))
+    ink_train = load_ink_pages(args.ink_data, ink_split[0]) if ink_split[0] else []
     sampler = PatchSampler(train_pages, args.patch, seed=args.seed, synthetic=args.synthetic,
                            overlay=args.overlay, scale=args.scale, stroke=args.stroke,
                            rendered=args.rendered, engine=args.engine, camera=args.camera,
@@ -451,7 +442,7 @@ def main(argv: list[str] | None = None) -> dict:
             val_sets["val_docs_rmse"] = document_pages(seed=2025)
         callbacks += [
             make_validation_callback(keras, model, val_sets, multiple, args.margin,
-                                     ink_validation_sets(args)),
+                                     ink_validation_sets(args, ink_split[1])),
             keras.callbacks.ModelCheckpoint(str(run / "model.keras"), monitor=args.select,
                                             mode="min", save_best_only=True),
             keras.callbacks.EarlyStopping(monitor=args.select, mode="min",
@@ -461,7 +452,7 @@ def main(argv: list[str] | None = None) -> dict:
     start = time.time()
     patches = patch_dataset(sampler, args.batch)
     if args.teacher:
-        patches = with_teacher(patches, load_teacher(args.teacher), args.teacher_weight)
+        patches = with_teacher(patches, network_from(args.teacher), args.teacher_weight)
     fit = model.fit(patches, epochs=args.epochs,
                     steps_per_epoch=args.steps, callbacks=callbacks, verbose=args.verbose,
                     shuffle=False)
@@ -490,7 +481,7 @@ def main(argv: list[str] | None = None) -> dict:
         if key in history:
             metrics[key] = history[key][best]
     (run / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    card = model_card(args, metrics, train_ids, val_ids)
+    card = model_card(args, metrics, train_ids, val_ids, ink_split)
     (run / "card.json").write_text(json.dumps(card, indent=2) + "\n")
     plot_history(history, run / "loss_curve.png", f"{metrics['architecture']}, run {run.name}")
     print(json.dumps({k: metrics[k] for k in metrics if k != "command"}), flush=True)
